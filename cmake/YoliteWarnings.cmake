@@ -1,0 +1,11 @@
+# Warning and optimisation flags for yolite's OWN targets (tests, tools, examples, benchmarks).
+# Nothing here is attached to the exported yolite::yolite target: users keep their own flags.
+add_library(yolite_build_flags INTERFACE)
+target_compile_options(yolite_build_flags INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${YOLITE_WERROR}>>:-Werror>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${YOLITE_NATIVE}>>:-march=native>)
+if(YOLITE_SANITIZE)
+  target_compile_options(yolite_build_flags INTERFACE -fsanitize=${YOLITE_SANITIZE} -fno-omit-frame-pointer)
+  target_link_options(yolite_build_flags INTERFACE -fsanitize=${YOLITE_SANITIZE})
+endif()
