@@ -1,0 +1,205 @@
+// data/image_io.hpp -- read, write and resize images (JPEG / PNG / BMP through stb).
+//
+//   Image img = data::load_image("images/a.jpg");        // RGB, 3 channels (channels=0: as stored)
+//   auto [w, h, c] = data::image_size("images/a.jpg");   // header only, no decoding
+//   Image small = data::resize(img, 320, 240);           // area when shrinking, else bilinear
+//   data::save_image("out/a.png", small);                // format from the extension
+//
+// Decoding and encoding are stb_image / stb_image_write (their implementations are compiled
+// into libstb, which yolite::yolite links; do not define STB_*_IMPLEMENTATION). Errors name the
+// file and say what went wrong ("not found", stb's reason for a corrupt file, ...). Files are
+// written to a temporary name and renamed, so a crash never leaves half an image.
+//
+// resize() is our own separable filter, the same two kernels YOLOv5 asks OpenCV for:
+//   linear -- bilinear with pixel centres at +0.5 (cv2.INTER_LINEAR),
+//   area   -- each output pixel averages the source pixels it covers, weighted by the covered
+//             fraction (cv2.INTER_AREA when shrinking).
+// Both are one table of (source index, weight) taps per axis: a horizontal pass then a
+// vertical pass.
+#pragma once
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include "../core/error.hpp"
+#include "../core/image.hpp"
+#include "../core/parallel.hpp"
+#include "fs.hpp"
+
+namespace yolite::data {
+
+// Decodes an image file. channels: 3 = RGB (default), 1 = gray, 4 = RGBA, 0 = as stored.
+inline Image load_image(const std::filesystem::path& path, int channels = 3) {
+  YOLITE_CHECK(channels >= 0 && channels <= 4, "load_image(", path.string(), "): channels must be 0..4, got ",
+               channels);
+  std::string bytes = read_file(path);  // names the file when missing
+  if (bytes.empty()) fail(path.string(), ": empty file, expected a JPEG/PNG/BMP image");
+  int w = 0, h = 0, c = 0;
+  uint8_t* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()), &w, &h, &c,
+                                      channels);
+  if (!px) {
+    const char* why = stbi_failure_reason();
+    fail(path.string(), ": cannot decode image (", why ? why : "unknown reason", "); expected JPEG, PNG or BMP");
+  }
+  int cc = channels ? channels : c;
+  Image img;
+  img.w = w;
+  img.h = h;
+  img.c = cc;
+  img.px.assign(px, px + size_t(w) * size_t(h) * size_t(cc));
+  stbi_image_free(px);
+  return img;
+}
+
+struct ImageSize {
+  int w = 0, h = 0, c = 0;  // c = channels as stored in the file
+};
+
+// Width, height and channel count from the file header, without decoding the pixels.
+inline ImageSize image_size(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path.string(), ": image file not found");
+  ImageSize s;
+  if (!stbi_info(path.string().c_str(), &s.w, &s.h, &s.c)) {
+    const char* why = stbi_failure_reason();
+    fail(path.string(), ": cannot read image header (", why ? why : "unknown reason", "); expected JPEG, PNG or BMP");
+  }
+  return s;
+}
+
+namespace detail {
+inline void append_bytes(void* ctx, void* data, int size) {
+  auto* out = static_cast<std::string*>(ctx);
+  out->append(static_cast<const char*>(data), size_t(size));
+}
+inline std::string lower_ext(const std::filesystem::path& p) {
+  std::string e = p.extension().string();
+  for (auto& ch : e) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return e;
+}
+}  // namespace detail
+
+// Encodes `img` in the format its extension names (.jpg/.jpeg, .png, .bmp) and writes it
+// through a temporary file. jpeg_quality is 1..100 (ignored for PNG/BMP).
+inline void save_image(const std::filesystem::path& path, const Image& img, int jpeg_quality = 95) {
+  if (img.w <= 0 || img.h <= 0 || img.c < 1 || img.c > 4 || img.px.size() != size_t(img.w) * img.h * img.c)
+    fail(path.string(), ": cannot save an empty or inconsistent image (", img.w, "x", img.h, "x", img.c, ")");
+  YOLITE_CHECK(jpeg_quality >= 1 && jpeg_quality <= 100, path.string(), ": jpeg quality must be 1..100, got ",
+               jpeg_quality);
+  std::string ext = detail::lower_ext(path), bytes;
+  int ok = 0;
+  if (ext == ".jpg" || ext == ".jpeg")
+    ok = stbi_write_jpg_to_func(detail::append_bytes, &bytes, img.w, img.h, img.c, img.px.data(), jpeg_quality);
+  else if (ext == ".png")
+    ok = stbi_write_png_to_func(detail::append_bytes, &bytes, img.w, img.h, img.c, img.px.data(), img.w * img.c);
+  else if (ext == ".bmp")
+    ok = stbi_write_bmp_to_func(detail::append_bytes, &bytes, img.w, img.h, img.c, img.px.data());
+  else
+    fail(path.string(), ": unknown image extension '", ext, "', expected .jpg, .jpeg, .png or .bmp");
+  if (!ok || bytes.empty()) fail(path.string(), ": image encoding failed");
+  write_file_atomic(path, bytes);
+}
+
+// The image file extensions yolite recognises (lower case, with the dot), as YOLOv5's IMG_FORMATS
+// restricted to what stb decodes.
+inline bool is_image_file(const std::filesystem::path& p) {
+  std::string e = detail::lower_ext(p);
+  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp";
+}
+
+enum class Interp {
+  automatic,  // area when the image shrinks on both axes, else linear (what YOLOv5 does)
+  linear,     // bilinear
+  area        // box filter over the covered source pixels
+};
+
+namespace detail {
+// For one axis: for every output index, the source indices and weights that make it.
+struct Taps {
+  std::vector<int> first, count;  // per output index: into idx / wt
+  std::vector<int> idx;
+  std::vector<float> wt;
+};
+
+inline Taps linear_taps(int src, int dst) {
+  Taps t;
+  double scale = double(src) / dst;
+  for (int o = 0; o < dst; ++o) {
+    double x = (o + 0.5) * scale - 0.5;  // source coordinate of the output pixel centre
+    int x0 = int(std::floor(x));
+    float f = float(x - x0);
+    int a = std::clamp(x0, 0, src - 1), b = std::clamp(x0 + 1, 0, src - 1);
+    t.first.push_back(int(t.idx.size()));
+    t.count.push_back(2);
+    t.idx.push_back(a);
+    t.wt.push_back(1.f - f);
+    t.idx.push_back(b);
+    t.wt.push_back(f);
+  }
+  return t;
+}
+
+inline Taps area_taps(int src, int dst) {
+  Taps t;
+  double scale = double(src) / dst;  // source pixels per output pixel
+  for (int o = 0; o < dst; ++o) {
+    double lo = o * scale, hi = (o + 1) * scale;
+    t.first.push_back(int(t.idx.size()));
+    int n = 0;
+    for (int s = int(std::floor(lo)); s < int(std::ceil(hi)) && s < src; ++s) {
+      double cover = std::min<double>(hi, s + 1) - std::max<double>(lo, s);
+      if (cover <= 1e-12) continue;
+      t.idx.push_back(s);
+      t.wt.push_back(float(cover / scale));
+      ++n;
+    }
+    t.count.push_back(n);
+  }
+  return t;
+}
+}  // namespace detail
+
+// Resizes to w x h (same channel count).
+inline Image resize(const Image& img, int w, int h, Interp interp = Interp::automatic) {
+  YOLITE_CHECK(w > 0 && h > 0, "resize: target size must be positive, got ", w, "x", h);
+  YOLITE_CHECK(!img.empty() && img.w > 0 && img.h > 0, "resize: empty input image");
+  if (w == img.w && h == img.h) return img;
+  if (interp == Interp::automatic) interp = (w < img.w && h < img.h) ? Interp::area : Interp::linear;
+  auto taps = [&](int s, int d) {
+    return (interp == Interp::area && d < s) ? detail::area_taps(s, d) : detail::linear_taps(s, d);
+  };
+  const detail::Taps tx = taps(img.w, w), ty = taps(img.h, h);
+  const int c = img.c;
+  // Horizontal pass: img.h rows of w pixels, kept in float.
+  std::vector<float> mid(size_t(img.h) * w * c);
+  parallel_for(0, img.h, [&](int64_t y) {
+    const uint8_t* src = img.row(int(y));
+    float* out = mid.data() + size_t(y) * w * c;
+    for (int x = 0; x < w; ++x)
+      for (int ch = 0; ch < c; ++ch) {
+        float acc = 0;
+        for (int k = 0; k < tx.count[x]; ++k) acc += tx.wt[tx.first[x] + k] * src[size_t(tx.idx[tx.first[x] + k]) * c + ch];
+        out[size_t(x) * c + ch] = acc;
+      }
+  });
+  // Vertical pass.
+  Image out(w, h, c);
+  parallel_for(0, h, [&](int64_t y) {
+    uint8_t* dst = out.row(int(y));
+    for (int i = 0; i < w * c; ++i) {
+      float acc = 0;
+      for (int k = 0; k < ty.count[y]; ++k) acc += ty.wt[ty.first[y] + k] * mid[size_t(ty.idx[ty.first[y] + k]) * w * c + i];
+      dst[i] = uint8_t(std::clamp(std::lround(acc), 0l, 255l));
+    }
+  });
+  return out;
+}
+
+}  // namespace yolite::data
