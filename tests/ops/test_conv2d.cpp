@@ -1,0 +1,197 @@
+// Tests of the fast float conv2d kernels (ops/cpu/conv2d_fast.hpp via ops/conv2d.hpp) against
+// the reference loops of ops/cpu/conv2d.hpp run in double precision.
+//
+// Tolerance: a float dot product of n terms is off by at most ~n*eps*sum|terms| (Higham's
+// gamma_n bound); we compute sum|terms| exactly by running the reference on |x|, |w|, |dy|.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <omp.h>
+
+#include <yolite/core/rng.hpp>
+#include <yolite/ops/conv2d.hpp>
+
+using namespace yolite;
+using ops::Conv2dParams;
+
+namespace {
+
+std::vector<float> random_vec(Rng& rng, int64_t n, float scale = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& e : v) e = float(rng.uniform(-1.0, 1.0)) * scale;
+  return v;
+}
+std::vector<double> to_d(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+std::vector<double> abs_d(const std::vector<float>& v) {
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = std::fabs(double(v[i]));
+  return r;
+}
+
+// every element of got within the gamma_n bound of want (mag = the same sum over |terms|,
+// including the |initial value| for accumulating outputs)
+void check_close(const std::vector<float>& got, const std::vector<double>& want,
+                 const std::vector<double>& mag, int64_t nterms, const char* what) {
+  REQUIRE(got.size() == want.size());
+  const double gamma = double(nterms + 4) * 6e-8;
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double err = std::fabs(double(got[i]) - want[i]);
+    if (!(err <= gamma * mag[i] + 1e-30)) {
+      if (++bad <= 5)
+        FAIL_CHECK(std::string(what) << ": element " << i << " got " << got[i] << " want " << want[i]
+                        << " (|err| " << err << " > bound " << gamma * mag[i] << ")");
+    }
+  }
+  CHECK(bad == 0);
+}
+
+struct Case {
+  int N, C, H, W, K, R, S, stride, pad;
+  bool bias;
+};
+
+void run_case(const Case& cs, uint64_t seed) {
+  Conv2dParams p;
+  p.N = cs.N, p.C = cs.C, p.H = cs.H, p.W = cs.W, p.K = cs.K, p.R = cs.R, p.S = cs.S;
+  p.stride = cs.stride, p.pad = cs.pad;
+  INFO("N=" << p.N << " C=" << p.C << " H=" << p.H << " W=" << p.W << " K=" << p.K << " R=" << p.R
+            << " S=" << p.S << " stride=" << p.stride << " pad=" << p.pad << " bias=" << cs.bias);
+  const int64_t nx = int64_t(p.N) * p.C * p.H * p.W, nw = int64_t(p.K) * p.C * p.R * p.S;
+  const int64_t ny = int64_t(p.N) * p.K * p.OH() * p.OW();
+  Rng rng(seed);
+  auto x = random_vec(rng, nx), w = random_vec(rng, nw, 0.5f), b = random_vec(rng, p.K);
+  auto dy = random_vec(rng, ny);
+  auto dx0 = random_vec(rng, nx), dw0 = random_vec(rng, nw), db0 = random_vec(rng, p.K);
+  const float* bp = cs.bias ? b.data() : nullptr;
+
+  // forward: overwrites y (pre-filled with NaN to catch untouched elements)
+  {
+    std::vector<float> y(static_cast<size_t>(ny), std::nanf(""));
+    ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y.data());
+    std::vector<double> want(static_cast<size_t>(ny)), mag(static_cast<size_t>(ny));
+    auto xd = to_d(x), wd = to_d(w), bd = to_d(b);
+    ops::ref::conv2d_forward<double>(p, xd.data(), wd.data(), cs.bias ? bd.data() : nullptr,
+                                     want.data());
+    auto xa = abs_d(x), wa = abs_d(w), ba = abs_d(b);
+    ops::ref::conv2d_forward<double>(p, xa.data(), wa.data(), cs.bias ? ba.data() : nullptr,
+                                     mag.data());
+    check_close(y, want, mag, int64_t(p.C) * p.R * p.S, "forward");
+  }
+  // backward input: accumulates into a pre-filled dx
+  {
+    std::vector<float> dx = dx0;
+    ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dx.data());
+    auto want = to_d(dx0), mag = abs_d(dx0);
+    auto dyd = to_d(dy), wd = to_d(w), dya = abs_d(dy), wa = abs_d(w);
+    ops::ref::conv2d_backward_input<double>(p, dyd.data(), wd.data(), want.data());
+    ops::ref::conv2d_backward_input<double>(p, dya.data(), wa.data(), mag.data());
+    check_close(dx, want, mag, int64_t(p.K) * p.R * p.S, "backward_input");
+  }
+  // backward weight: accumulates into pre-filled dw and db (and works without db)
+  {
+    std::vector<float> dw = dw0, db = db0;
+    ops::conv2d_backward_weight<float>(p, x.data(), dy.data(), dw.data(), db.data());
+    auto want = to_d(dw0), mag = abs_d(dw0), wantb = to_d(db0), magb = abs_d(db0);
+    auto xd = to_d(x), dyd = to_d(dy), xa = abs_d(x), dya = abs_d(dy);
+    ops::ref::conv2d_backward_weight<double>(p, xd.data(), dyd.data(), want.data(), wantb.data());
+    ops::ref::conv2d_backward_weight<double>(p, xa.data(), dya.data(), mag.data(), magb.data());
+    const int64_t nterms = int64_t(p.N) * p.OH() * p.OW();
+    check_close(dw, want, mag, nterms, "backward_weight dw");
+    check_close(db, wantb, magb, nterms, "backward_weight db");
+
+    std::vector<float> dw2 = dw0;
+    ops::conv2d_backward_weight<float>(p, x.data(), dy.data(), dw2.data(), nullptr);
+    CHECK(std::memcmp(dw2.data(), dw.data(), dw.size() * sizeof(float)) == 0);
+  }
+}
+
+const Case kCases[] = {
+    // N  C   H   W   K  R  S  st pad bias
+    {3, 17, 7, 9, 30, 1, 1, 1, 0, true},     // 1x1 pointwise, odd channels
+    {1, 5, 13, 11, 7, 1, 1, 1, 0, false},    // 1x1 pointwise, batch 1
+    {3, 5, 7, 9, 7, 3, 3, 1, 1, true},       // 3x3 s1
+    {1, 17, 13, 11, 30, 3, 3, 2, 1, false},  // 3x3 s2
+    {3, 3, 13, 11, 16, 6, 6, 2, 2, true},    // the YOLOv5 stem: 6x6 s2 p2, C=3
+    {1, 3, 14, 14, 32, 6, 6, 2, 2, false},   // stem, even size
+    {2, 8, 9, 7, 9, 3, 3, 1, 0, false},      // 3x3 without padding
+    {1, 5, 11, 13, 7, 5, 5, 3, 2, true},     // generic stride 3
+    {3, 6, 9, 7, 5, 1, 1, 2, 0, false},      // 1x1 stride 2 (not pointwise)
+    {1, 4, 5, 6, 3, 1, 1, 1, 1, true},       // 1x1 with padding
+    {1, 2, 3, 3, 4, 5, 5, 1, 2, false},      // kernel larger than the image
+    {2, 50, 12, 10, 20, 3, 3, 1, 1, true},   // several reduction blocks (C*R*S = 450)
+    {1, 40, 31, 33, 17, 1, 1, 1, 0, false},  // several pixel blocks (P = 1023)
+    {2, 24, 25, 23, 9, 3, 3, 1, 1, false},   // several pixel blocks, 3x3
+    {5, 16, 6, 6, 64, 3, 3, 2, 1, true},     // odd batch, rows split between threads
+};
+
+}  // namespace
+
+TEST_SUITE("ops") {
+  TEST_CASE("conv2d fast float kernels match the reference (forward, backward input/weight)") {
+    uint64_t seed = 1;
+    for (const Case& cs : kCases) run_case(cs, seed++);
+  }
+
+  TEST_CASE("conv2d fast kernels agree with the reference for 1, 2 and 3 threads") {
+    const int saved = omp_get_max_threads();
+    for (int th : {1, 2, 3}) {
+      omp_set_num_threads(th);
+      INFO("threads=" << th);
+      run_case({3, 17, 7, 9, 30, 1, 1, 1, 0, true}, 100 + th);
+      run_case({2, 5, 13, 11, 12, 3, 3, 2, 1, false}, 200 + th);
+      run_case({1, 3, 13, 11, 16, 6, 6, 2, 2, true}, 300 + th);
+    }
+    omp_set_num_threads(saved);
+  }
+
+  TEST_CASE("conv2d fast kernels are deterministic") {
+    Conv2dParams p;
+    p.N = 3, p.C = 19, p.H = 21, p.W = 17, p.K = 24, p.R = 3, p.S = 3, p.stride = 1, p.pad = 1;
+    const int64_t nx = int64_t(p.N) * p.C * p.H * p.W, nw = int64_t(p.K) * p.C * p.R * p.S;
+    const int64_t ny = int64_t(p.N) * p.K * p.OH() * p.OW();
+    Rng rng(7);
+    auto x = random_vec(rng, nx), w = random_vec(rng, nw), b = random_vec(rng, p.K);
+    auto dy = random_vec(rng, ny);
+    auto run = [&](std::vector<float>& y, std::vector<float>& dx, std::vector<float>& dw,
+                   std::vector<float>& db) {
+      y.assign(size_t(ny), 0.f), dx.assign(size_t(nx), 0.f), dw.assign(size_t(nw), 0.f);
+      db.assign(size_t(p.K), 0.f);
+      ops::conv2d_forward<float>(p, x.data(), w.data(), b.data(), y.data());
+      ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dx.data());
+      ops::conv2d_backward_weight<float>(p, x.data(), dy.data(), dw.data(), db.data());
+    };
+    auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    std::vector<float> y1, dx1, dw1, db1, y2, dx2, dw2, db2;
+    run(y1, dx1, dw1, db1);
+    run(y2, dx2, dw2, db2);
+    CHECK(same(y1, y2));
+    CHECK(same(dx1, dx2));
+    CHECK(same(dw1, dw2));
+    CHECK(same(db1, db2));
+    // forward and backward_input split work by output blocks only: bitwise the same for any
+    // thread count (backward_weight is reproducible for a given thread count).
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    std::vector<float> y3, dx3, dw3, db3;
+    run(y3, dx3, dw3, db3);
+    omp_set_num_threads(saved);
+    CHECK(same(y1, y3));
+    CHECK(same(dx1, dx3));
+    CHECK(same(db1, db3));
+  }
+
+  TEST_CASE("conv2d rejects bad parameters with yolite::Error") {
+    Conv2dParams p;
+    p.N = 1, p.C = 3, p.H = 2, p.W = 2, p.K = 4, p.R = 3, p.S = 3, p.stride = 1, p.pad = 0;
+    std::vector<float> buf(64);
+    CHECK_THROWS_AS(ops::conv2d_forward<float>(p, buf.data(), buf.data(), nullptr, buf.data()),
+                    Error);
+  }
+}
