@@ -1,0 +1,116 @@
+// nn/conv.hpp -- Conv2d, BatchNorm2d and YOLOv5's Conv block (conv -> BN -> SiLU).
+//
+//   auto c = std::make_shared<nn::Conv<float>>(3, 16, /*k=*/6, /*s=*/2, /*p=*/2);
+//   Var<float> y = c->forward(x);          // x [B,3,H,W] -> y [B,16,H/2,W/2]
+//
+// State-dict names: Conv2d "weight" ["bias"]; BatchNorm2d "weight", "bias", "running_mean",
+// "running_var", "num_batches_tracked"; Conv "conv.weight", "bn.*" (no conv bias: BN has one).
+// YOLOv5 sets every BatchNorm2d to eps 1e-3, momentum 0.03 (PyTorch's defaults are 1e-5, 0.1;
+// using them moves the head logits by up to ~10, see shared/fixtures/README.md).
+// Default initialisation is PyTorch's: conv weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+// (kaiming_uniform with a = sqrt(5)); BN weight 1, bias 0, running mean 0, var 1.
+#pragma once
+#include <cmath>
+#include <memory>
+
+#include "../autograd/ops/activation.hpp"
+#include "../autograd/ops/batchnorm.hpp"
+#include "../autograd/ops/conv2d.hpp"
+#include "module.hpp"
+
+namespace yolite::nn {
+
+template <class T>
+class Conv2d : public Module<T> {
+ public:
+  Conv2d(int c1, int c2, int k, int s, int p, bool with_bias) : c1(c1), c2(c2), k(k), s(s), p(p) {
+    YOLITE_CHECK(c1 > 0 && c2 > 0 && k > 0 && s > 0 && p >= 0, "Conv2d: bad arguments c1=", c1,
+                 " c2=", c2, " k=", k, " s=", s, " p=", p);
+    this->register_parameter("weight", weight, Tensor<T>({c2, c1, k, k}));
+    if (with_bias) this->register_parameter("bias", bias, Tensor<T>({c2}));
+  }
+  std::string type_name() const override { return "Conv2d"; }
+  Var<T> forward(const Var<T>& x) override {
+    YOLITE_CHECK(x.shape().ndim() == 4 && x.shape()[1] == c1, "Conv2d(", c1, "->", c2,
+                 "): input must be [B,", c1, ",H,W], got ", x.shape().str());
+    return ag::conv2d(x, weight, bias, s, p);
+  }
+  bool has_bias() const { return bias.defined(); }
+  // Multiply-accumulates of one image through this conv for an input of h x w pixels.
+  int64_t macs(int64_t h, int64_t w) const {
+    int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+    return oh * ow * c2 * int64_t(c1) * k * k;
+  }
+  int64_t out_size(int64_t n) const { return (n + 2 * p - k) / s + 1; }
+
+  Var<T> weight, bias;  // bias undefined when the conv has none
+  const int c1, c2, k, s, p;
+
+ protected:
+  void reset_parameters(Rng& rng) override {
+    const double bound = 1.0 / std::sqrt(double(c1) * k * k);
+    for (auto& v : weight.value()) v = T(rng.uniform(-bound, bound));
+    if (bias.defined())
+      for (auto& v : bias.value()) v = T(rng.uniform(-bound, bound));
+  }
+};
+
+template <class T>
+class BatchNorm2d : public Module<T> {
+ public:
+  explicit BatchNorm2d(int c, double eps = 1e-3, double momentum = 0.03)
+      : c(c), eps(eps), momentum(momentum) {
+    this->register_parameter("weight", weight, Tensor<T>({c}, T(1)));
+    this->register_parameter("bias", bias, Tensor<T>({c}));
+    running_mean = Tensor<T>({c});
+    running_var = Tensor<T>({c}, T(1));
+    this->register_buffer("running_mean", running_mean);
+    this->register_buffer("running_var", running_var);
+    this->register_int_buffer("num_batches_tracked", num_batches_tracked);
+  }
+  std::string type_name() const override { return "BatchNorm2d"; }
+  Var<T> forward(const Var<T>& x) override {
+    YOLITE_CHECK(x.shape().ndim() == 4 && x.shape()[1] == c, "BatchNorm2d(", c,
+                 "): input must be [B,", c, ",H,W], got ", x.shape().str());
+    return ag::batch_norm2d(x, weight, bias, running_mean, running_var, &num_batches_tracked,
+                            this->is_training(), momentum, eps);
+  }
+
+  Var<T> weight, bias;
+  Tensor<T> running_mean, running_var;
+  int64_t num_batches_tracked = 0;
+  const int c;
+  const double eps, momentum;
+
+ protected:
+  void reset_parameters(Rng&) override {
+    weight.value().fill(T(1));
+    bias.value().fill(T(0));
+    running_mean.fill(T(0));
+    running_var.fill(T(1));
+    num_batches_tracked = 0;
+  }
+};
+
+// YOLOv5's Conv: Conv2d(c1, c2, k, s, p = k/2, no bias) -> BatchNorm2d -> SiLU.
+template <class T>
+class Conv : public Module<T> {
+ public:
+  Conv(int c1, int c2, int k = 1, int s = 1, int p = -1)
+      : conv(std::make_shared<Conv2d<T>>(c1, c2, k, s, p < 0 ? k / 2 : p, false)),
+        bn(std::make_shared<BatchNorm2d<T>>(c2)) {
+    this->register_module("conv", conv);
+    this->register_module("bn", bn);
+  }
+  std::string type_name() const override { return "Conv"; }
+  Var<T> forward(const Var<T>& x) override {
+    return ag::silu(bn->forward(conv->forward(x)));
+  }
+  int c1() const { return conv->c1; }
+  int c2() const { return conv->c2; }
+
+  std::shared_ptr<Conv2d<T>> conv;
+  std::shared_ptr<BatchNorm2d<T>> bn;
+};
+
+}  // namespace yolite::nn
