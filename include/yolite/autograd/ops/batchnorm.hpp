@@ -1,0 +1,76 @@
+// autograd/ops/batchnorm.hpp -- differentiable 2-D batch normalisation (PyTorch semantics).
+//
+//   Tensor<float> rm({C}), rv({C}, 1.f); int64_t seen = 0;
+//   Var<float> y = ag::batch_norm2d(x, gamma, beta, rm, rv, &seen, /*training=*/true);
+//
+// x [N,C,H,W], gamma/beta [C], running_mean/running_var [C] (updated in place).
+// training: normalise with the batch mean and BIASED batch variance over (N,H,W), then
+//   running = (1 - momentum) * running + momentum * batch_stat, where the variance used here is
+//   the UNBIASED one (M/(M-1), M = N*H*W), and ++*num_batches_tracked (when not null).
+// eval: normalise with the running statistics; nothing is updated.
+// y = (x - mean) / sqrt(var + eps) * gamma + beta. YOLOv5: eps 1e-3, momentum 0.03.
+// Backward is exact in both modes (training: also through the batch statistics).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "../../core/error.hpp"
+#include "../../ops/cpu/batchnorm.hpp"
+#include "../variable.hpp"
+
+namespace yolite::ag {
+
+template <class T>
+Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
+                    Tensor<T>& running_mean, Tensor<T>& running_var, int64_t* num_batches_tracked,
+                    bool training, double momentum = 0.03, double eps = 1e-3) {
+  YOLITE_CHECK(x.defined() && gamma.defined() && beta.defined(),
+               "ag::batch_norm2d: undefined input, gamma or beta");
+  const Shape& xs = x.shape();
+  YOLITE_CHECK(xs.ndim() == 4, "ag::batch_norm2d: expected input [N,C,H,W], got ", xs.str());
+  const Shape cs({xs[1]});
+  YOLITE_CHECK(gamma.shape() == cs && beta.shape() == cs, "ag::batch_norm2d: input ", xs.str(),
+               " needs gamma and beta of shape ", cs.str(), ", got gamma ", gamma.shape().str(),
+               " and beta ", beta.shape().str());
+  YOLITE_CHECK(running_mean.shape() == cs && running_var.shape() == cs,
+               "ag::batch_norm2d: input ", xs.str(), " needs running_mean and running_var of shape ",
+               cs.str(), ", got ", running_mean.shape().str(), " and ", running_var.shape().str());
+  const int N = int(xs[0]), C = int(xs[1]);
+  const int64_t HW = xs[2] * xs[3];
+  const int64_t M = int64_t(N) * HW;
+  Tensor<T> mean(cs), invstd(cs);
+  if (training) {
+    YOLITE_CHECK(M > 1, "ag::batch_norm2d: training needs more than one value per channel, input ",
+                 xs.str());
+    Tensor<T> var(cs);
+    ops::batchnorm_stats(x.value().data(), N, C, HW, mean.data(), var.data());
+    const double unbias = double(M) / double(M - 1);
+    for (int c = 0; c < C; ++c) {
+      invstd[c] = T(1.0 / std::sqrt(double(var[c]) + eps));
+      running_mean[c] = T((1 - momentum) * double(running_mean[c]) + momentum * double(mean[c]));
+      running_var[c] =
+          T((1 - momentum) * double(running_var[c]) + momentum * double(var[c]) * unbias);
+    }
+    if (num_batches_tracked) ++*num_batches_tracked;
+  } else {
+    for (int c = 0; c < C; ++c) {
+      mean[c] = running_mean[c];
+      invstd[c] = T(1.0 / std::sqrt(double(running_var[c]) + eps));
+    }
+  }
+  Tensor<T> y(xs);
+  ops::batchnorm_forward(x.value().data(), N, C, HW, mean.data(), invstd.data(),
+                         gamma.value().data(), beta.value().data(), y.data());
+  Tensor<T> xv = x.value(), gv = gamma.value();
+  return make_result<T>(std::move(y), {x, gamma, beta}, "batch_norm2d",
+                        [=](Node<T>& self) {
+    Tensor<T>* gx = grad_of(self, 0);
+    Tensor<T>* gg = grad_of(self, 1);
+    Tensor<T>* gb = grad_of(self, 2);
+    ops::batchnorm_backward(xv.data(), self.grad.data(), N, C, HW, mean.data(), invstd.data(),
+                            gv.data(), training, gx ? gx->data() : nullptr,
+                            gg ? gg->data() : nullptr, gb ? gb->data() : nullptr);
+  });
+}
+
+}  // namespace yolite::ag

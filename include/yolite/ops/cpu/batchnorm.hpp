@@ -1,0 +1,197 @@
+// ops/cpu/batchnorm.hpp -- 2-D batch normalisation kernels (NCHW, statistics per channel).
+//
+// A channel c holds M = N*H*W values; the kernels take N, C and HW = H*W.
+//   ops::batchnorm_stats(x, N, C, HW, mean, var);               // batch mean, BIASED variance
+//   ops::batchnorm_forward(x, N, C, HW, mean, invstd, gamma, beta, y);
+//        y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c],   invstd = 1/sqrt(var + eps)
+//   ops::batchnorm_backward(x, dy, N, C, HW, mean, invstd, gamma, training, dx, dgamma, dbeta);
+//        ACCUMULATES (+=) into dx, dgamma, dbeta (any of them may be nullptr). With
+//        training=true the gradient also flows through the batch mean and variance:
+//          xhat = (x - mean) * invstd
+//          dgamma += sum(dy * xhat)       dbeta += sum(dy)
+//          dx += gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)
+//        with training=false (running statistics are constants) dx += gamma * invstd * dy.
+//
+// ops::ref:: is the plain per-channel loop. The ops:: versions work on (n, c) planes in
+// parallel (OpenMP, static): each plane's sums are taken in double with 8 fixed lanes (a loop
+// the compiler vectorises), then added per channel in plane order n = 0..N-1 -- so results do
+// not depend on the thread count. Statistics are taken about a shift (the channel's first
+// value), which keeps the one-pass variance accurate when |mean| >> std.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "elementwise.hpp"
+
+namespace yolite::ops {
+
+namespace ref {
+
+template <class T>
+void batchnorm_stats(const T* x, int N, int C, int64_t HW, T* mean, T* var) {
+  const double M = double(N) * double(HW);
+  for (int c = 0; c < C; ++c) {
+    double s = 0;
+    for (int n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i) s += x[(int64_t(n) * C + c) * HW + i];
+    const double mu = s / M;
+    double q = 0;
+    for (int n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i) {
+        double d = x[(int64_t(n) * C + c) * HW + i] - mu;
+        q += d * d;
+      }
+    mean[c] = T(mu);
+    var[c] = T(q / M);
+  }
+}
+
+template <class T>
+void batchnorm_forward(const T* x, int N, int C, int64_t HW, const T* mean, const T* invstd,
+                       const T* gamma, const T* beta, T* y) {
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int64_t i = 0; i < HW; ++i) {
+        int64_t j = (int64_t(n) * C + c) * HW + i;
+        y[j] = (x[j] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+      }
+}
+
+template <class T>
+void batchnorm_backward(const T* x, const T* dy, int N, int C, int64_t HW, const T* mean,
+                        const T* invstd, const T* gamma, bool training, T* dx, T* dgamma,
+                        T* dbeta) {
+  const double M = double(N) * double(HW);
+  for (int c = 0; c < C; ++c) {
+    double sdy = 0, sdyxh = 0;
+    for (int n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i) {
+        int64_t j = (int64_t(n) * C + c) * HW + i;
+        sdy += dy[j];
+        sdyxh += double(dy[j]) * (double(x[j]) - mean[c]) * invstd[c];
+      }
+    if (dgamma) dgamma[c] += T(sdyxh);
+    if (dbeta) dbeta[c] += T(sdy);
+    if (!dx) continue;
+    for (int n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i) {
+        int64_t j = (int64_t(n) * C + c) * HW + i;
+        double g = dy[j];
+        if (training) {
+          double xh = (double(x[j]) - mean[c]) * invstd[c];
+          g = g - sdy / M - xh * sdyxh / M;
+        }
+        dx[j] += T(double(gamma[c]) * invstd[c] * g);
+      }
+  }
+}
+
+}  // namespace ref
+
+namespace detail {
+// Sums of (a[i] - ka) and (a[i] - ka) * (b[i] - kb) over [0, n), in double, 8 lanes.
+template <class T>
+void plane_sums(const T* a, double ka, const T* b, double kb, int64_t n, double& s1,
+                double& s2) {
+  double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      double da = double(a[i + l]) - ka;
+      l1[l] += da;
+      l2[l] += da * (double(b[i + l]) - kb);
+    }
+  for (; i < n; ++i) {
+    double da = double(a[i]) - ka;
+    l1[i & 7] += da;
+    l2[i & 7] += da * (double(b[i]) - kb);
+  }
+  s1 = ((l1[0] + l1[1]) + (l1[2] + l1[3])) + ((l1[4] + l1[5]) + (l1[6] + l1[7]));
+  s2 = ((l2[0] + l2[1]) + (l2[2] + l2[3])) + ((l2[4] + l2[5]) + (l2[6] + l2[7]));
+}
+}  // namespace detail
+
+template <class T>
+void batchnorm_stats(const T* x, int N, int C, int64_t HW, T* mean, T* var) {
+  const double M = double(N) * double(HW);
+  std::vector<double> s1(size_t(N) * C), s2(size_t(N) * C);
+  for_planes(int64_t(N) * C, HW, [&](int64_t p) {
+    const double shift = x[(p % C) * HW];  // first value of the channel (image 0)
+    detail::plane_sums(x + p * HW, shift, x + p * HW, shift, HW, s1[p], s2[p]);
+  });
+  for (int c = 0; c < C; ++c) {
+    double a = 0, b = 0;
+    for (int n = 0; n < N; ++n) {
+      a += s1[size_t(n) * C + c];
+      b += s2[size_t(n) * C + c];
+    }
+    const double d = a / M;
+    mean[c] = T(double(x[int64_t(c) * HW]) + d);
+    var[c] = T(std::max(0.0, b / M - d * d));
+  }
+}
+
+template <class T>
+void batchnorm_forward(const T* x, int N, int C, int64_t HW, const T* mean, const T* invstd,
+                       const T* gamma, const T* beta, T* y) {
+  for_planes(int64_t(N) * C, HW, [&](int64_t p) {
+    const int c = int(p % C);
+    const T a = invstd[c] * gamma[c], m = mean[c], b = beta[c];
+    const T* xp = x + p * HW;
+    T* yp = y + p * HW;
+    for (int64_t i = 0; i < HW; ++i) yp[i] = (xp[i] - m) * a + b;
+  });
+}
+
+template <class T>
+void batchnorm_backward(const T* x, const T* dy, int N, int C, int64_t HW, const T* mean,
+                        const T* invstd, const T* gamma, bool training, T* dx, T* dgamma,
+                        T* dbeta) {
+  const double M = double(N) * double(HW);
+  // pass 1: per plane sum(dy) and sum(dy * (x - mean))
+  std::vector<double> s1(size_t(N) * C), s2(size_t(N) * C);
+  for_planes(int64_t(N) * C, HW, [&](int64_t p) {
+    detail::plane_sums(dy + p * HW, 0.0, x + p * HW, double(mean[p % C]), HW, s1[p], s2[p]);
+  });
+  // per channel: dx += a*dy + b*(x - mean) + d
+  std::vector<T> ca(C), cb(C), cd(C);
+  for (int c = 0; c < C; ++c) {
+    double sdy = 0, sdyxc = 0;
+    for (int n = 0; n < N; ++n) {
+      sdy += s1[size_t(n) * C + c];
+      sdyxc += s2[size_t(n) * C + c];
+    }
+    const double is = invstd[c];
+    const double sdyxh = sdyxc * is;
+    if (dgamma) dgamma[c] += T(sdyxh);
+    if (dbeta) dbeta[c] += T(sdy);
+    const double k = double(gamma[c]) * is;
+    if (training) {
+      const double b = -k * is * sdyxh / M;
+      ca[c] = T(k);
+      cb[c] = T(b);
+      cd[c] = T(-k * sdy / M);
+    } else {
+      ca[c] = T(k);
+      cb[c] = T(0);
+      cd[c] = T(0);
+    }
+  }
+  if (!dx) return;
+  // pass 2
+  for_planes(int64_t(N) * C, HW, [&](int64_t p) {
+    const int c = int(p % C);
+    const T a = ca[c], b = cb[c], d = cd[c], m = mean[c];
+    const T* xp = x + p * HW;
+    const T* gp = dy + p * HW;
+    T* dp = dx + p * HW;
+    if (training)
+      for (int64_t i = 0; i < HW; ++i) dp[i] += a * gp[i] + b * (xp[i] - m) + d;
+    else
+      for (int64_t i = 0; i < HW; ++i) dp[i] += a * gp[i];
+  });
+}
+
+}  // namespace yolite::ops
