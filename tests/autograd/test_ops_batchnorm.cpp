@@ -1,0 +1,91 @@
+// ag::batch_norm2d beyond the gradient check: forward values and the running-statistics update
+// (PyTorch semantics) against a hand computation, eval mode, float path == double path.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <yolite/autograd/ops.hpp>
+#include <yolite/core/rng.hpp>
+
+using namespace yolite;
+
+TEST_SUITE("autograd") {
+  TEST_CASE("batch_norm2d training: output, running stats, num_batches_tracked by hand") {
+    // N=2, C=2, H=1, W=2.  channel 0: {1, 2, 3, 6}; channel 1: {0, 0, 4, 0}
+    Tensor<double> x = Tensor<double>::from({2, 2, 1, 2}, std::vector<double>{1, 2, 0, 0, 3, 6, 4, 0});
+    Var<double> g(Tensor<double>::from({2}, std::vector<double>{2.0, 0.5}), true);
+    Var<double> b(Tensor<double>::from({2}, std::vector<double>{0.1, -1.0}), true);
+    Tensor<double> rm = Tensor<double>::from({2}, std::vector<double>{0.5, -0.5});
+    Tensor<double> rv = Tensor<double>::from({2}, std::vector<double>{2.0, 1.0});
+    int64_t tracked = 7;
+    const double mom = 0.1, eps = 1e-3;
+    Var<double> y = ag::batch_norm2d(Var<double>(x, true), g, b, rm, rv, &tracked, true, mom, eps);
+    // channel 0: mean 3, biased var (4+1+0+9)/4 = 3.5, unbiased 14/3
+    // channel 1: mean 1, biased var (1+1+9+1)/4 = 3,   unbiased 4
+    CHECK(tracked == 8);
+    CHECK(rm[0] == doctest::Approx(0.9 * 0.5 + 0.1 * 3));
+    CHECK(rm[1] == doctest::Approx(0.9 * -0.5 + 0.1 * 1));
+    CHECK(rv[0] == doctest::Approx(0.9 * 2.0 + 0.1 * 14.0 / 3.0));
+    CHECK(rv[1] == doctest::Approx(0.9 * 1.0 + 0.1 * 4.0));
+    const double y00 = (1 - 3) / std::sqrt(3.5 + eps) * 2.0 + 0.1;  // x[0,0,0,0]
+    const double y10 = (4 - 1) / std::sqrt(3.0 + eps) * 0.5 - 1.0;  // x[1,1,0,0]
+    CHECK(y.value().at(0, 0, 0, 0) == doctest::Approx(y00));
+    CHECK(y.value().at(1, 1, 0, 0) == doctest::Approx(y10));
+    // default momentum/eps are YOLOv5's (0.03, 1e-3); null tracked pointer is fine
+    Tensor<double> rm2({2}), rv2({2}, 1.0);
+    ag::batch_norm2d(Var<double>(x), g, b, rm2, rv2, nullptr, true);
+    CHECK(rm2[0] == doctest::Approx(0.03 * 3));
+    CHECK(rv2[1] == doctest::Approx(0.97 + 0.03 * 4.0));
+  }
+
+  TEST_CASE("batch_norm2d eval: running stats used, nothing updated") {
+    Tensor<double> x = Tensor<double>::from({1, 2, 1, 2}, std::vector<double>{1, 2, 3, 4});
+    Var<double> g(Tensor<double>::from({2}, std::vector<double>{2.0, 1.0}), true);
+    Var<double> b(Tensor<double>::from({2}, std::vector<double>{0.0, 1.0}), true);
+    Tensor<double> rm = Tensor<double>::from({2}, std::vector<double>{1.0, 0.0});
+    Tensor<double> rv = Tensor<double>::from({2}, std::vector<double>{4.0, 1.0});
+    int64_t tracked = 3;
+    Var<double> y = ag::batch_norm2d(Var<double>(x), g, b, rm, rv, &tracked, false);
+    CHECK(tracked == 3);
+    CHECK(rm[0] == 1.0);
+    CHECK(rv[0] == 4.0);
+    CHECK(y.value().at(0, 0, 0, 1) == doctest::Approx((2 - 1) / std::sqrt(4 + 1e-3) * 2.0));
+    CHECK(y.value().at(0, 1, 0, 0) == doctest::Approx(3 / std::sqrt(1 + 1e-3) + 1.0));
+    // training with one value per channel is an error, as in PyTorch
+    Tensor<double> one({1, 2, 1, 1});
+    CHECK_THROWS_AS(ag::batch_norm2d(Var<double>(one), g, b, rm, rv, &tracked, true), Error);
+  }
+
+  TEST_CASE("batch_norm2d + silu: float (fast kernels) agrees with double") {
+    Rng rng(5);
+    const Shape s{3, 11, 23, 29};
+    Tensor<double> xd(s);
+    for (auto& v : xd) v = rng.normal() * 3 + 1;
+    Tensor<double> gd({11}), bd({11}), r({s});
+    for (auto& v : gd) v = 1 + 0.3 * rng.normal();
+    for (auto& v : bd) v = 0.3 * rng.normal();
+    for (auto& v : r) v = rng.normal();
+    auto run = [&](auto zero) {
+      using T = decltype(zero);
+      Var<T> x(xd.cast<T>(), true), g(gd.cast<T>(), true), b(bd.cast<T>(), true);
+      Tensor<T> rm({11}), rv({11}, T(1));
+      for (bool training : {true, false}) {
+        auto y = ag::silu(ag::batch_norm2d(x, g, b, rm, rv, nullptr, training));
+        ag::sum(ag::mul(y, Var<T>(r.cast<T>()))).backward();
+      }
+      return std::vector<Tensor<T>>{x.grad(), g.grad(), b.grad(), rm, rv};
+    };
+    auto f = run(0.f);
+    auto d = run(0.0);
+    for (size_t k = 0; k < f.size(); ++k) {
+      CAPTURE(k);
+      double worst = 0, scale = 0;
+      for (int64_t i = 0; i < d[k].numel(); ++i) {
+        worst = std::max(worst, std::abs(double(f[k][i]) - d[k][i]));
+        scale = std::max(scale, std::abs(d[k][i]));
+      }
+      CHECK(worst <= 1e-4 * scale + 1e-6);
+    }
+  }
+}

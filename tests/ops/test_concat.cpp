@@ -1,0 +1,61 @@
+// ops/cpu/concat.hpp: plane-parallel concat forward/backward == element-wise reference, bit
+// for bit, on awkward channel counts; inputs skipped in backward stay untouched.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+#include <yolite/core/rng.hpp>
+#include <yolite/ops/cpu/concat.hpp>
+
+using namespace yolite;
+
+TEST_SUITE("ops") {
+  TEST_CASE("concat: fast == reference (forward and accumulating backward)") {
+    Rng rng(51);
+    struct Case { int N; std::vector<int> ch; int H, W; };
+    for (const Case& cs : {Case{1, {3}, 5, 7}, Case{3, {3, 5, 1}, 5, 7}, Case{3, {13, 7, 19, 2}, 21, 23},
+                           Case{2, {64, 64}, 20, 20}}) {
+      CAPTURE(cs.N);
+      CAPTURE(cs.ch.size());
+      const int64_t HW = int64_t(cs.H) * cs.W;
+      int Ct = 0;
+      std::vector<std::vector<float>> xs;
+      std::vector<const float*> ptrs;
+      for (int c : cs.ch) {
+        xs.emplace_back(size_t(cs.N * c * HW));
+        for (auto& v : xs.back()) v = float(rng.normal());
+        ptrs.push_back(xs.back().data());
+        Ct += c;
+      }
+      std::vector<float> yf(static_cast<size_t>(cs.N * Ct * HW)), yr(yf.size());
+      ops::concat_forward(ptrs, cs.ch, cs.N, HW, yf.data());
+      ops::ref::concat_forward(ptrs, cs.ch, cs.N, HW, yr.data());
+      CHECK(std::memcmp(yf.data(), yr.data(), yf.size() * sizeof(float)) == 0);
+      // spot check: last image, last input's first channel
+      const int lastc = cs.ch.back();
+      CHECK(yf[size_t(((cs.N - 1) * Ct + (Ct - lastc)) * HW)] == xs.back()[size_t((cs.N - 1) * lastc * HW)]);
+
+      std::vector<float> dy(yf.size());
+      for (auto& v : dy) v = float(rng.normal());
+      std::vector<std::vector<float>> df, dr;
+      std::vector<float*> pf, pr;
+      for (size_t i = 0; i < cs.ch.size(); ++i) {
+        df.emplace_back(xs[i].size(), 0.5f);
+        dr.emplace_back(xs[i].size(), 0.5f);
+      }
+      for (size_t i = 0; i < cs.ch.size(); ++i) {
+        const bool skip = cs.ch.size() > 1 && i == 1;  // input 1 needs no gradient
+        pf.push_back(skip ? nullptr : df[i].data());
+        pr.push_back(skip ? nullptr : dr[i].data());
+      }
+      ops::concat_backward(dy.data(), cs.ch, cs.N, HW, pf);
+      ops::ref::concat_backward(dy.data(), cs.ch, cs.N, HW, pr);
+      for (size_t i = 0; i < cs.ch.size(); ++i) {
+        CHECK(std::memcmp(df[i].data(), dr[i].data(), df[i].size() * sizeof(float)) == 0);
+        if (!pf[i]) CHECK(df[i][0] == 0.5f);
+      }
+      CHECK(df[0][0] == 0.5f + dy[0]);
+    }
+  }
+}
