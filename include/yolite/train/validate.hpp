@@ -1,0 +1,187 @@
+// train/validate.hpp -- run a model over a labelled split and score it (YOLOv5's val.py).
+//
+//   train::ValOptions o;  o.imgsz = 320;
+//   train::ValResult r = train::validate(*model, test_set, o);
+//   std::printf("%s", train::format_val_table(r, model->names).c_str());
+//
+// Per batch: letterboxed images (rectangular batches padded to a stride multiple, as val.py),
+// an eval-mode forward without a graph, optionally the training loss on the raw maps, NMS
+// (conf 0.001, IoU 0.6, multi-label, 300 per image), then predictions and labels mapped back
+// to the ORIGINAL image pixels and matched (eval/match.hpp). The table's P, R, mAP@0.5 and
+// mAP@0.5:0.95 follow YOLOv5's AP rule (eval/ap.hpp); `coco` holds the same detections scored
+// by the COCO-exact rule (pycocotools' 101-point AP, eval/coco_eval.hpp) for comparison.
+#pragma once
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../data/loader.hpp"
+#include "../eval/ap.hpp"
+#include "../eval/coco_eval.hpp"
+#include "../eval/confusion.hpp"
+#include "../eval/match.hpp"
+#include "../infer/nms.hpp"
+#include "../loss/yolo_loss.hpp"
+#include "../model/yolo.hpp"
+
+namespace yolite::train {
+
+// The model's anchors in pixels as the loss takes them: [level][anchor] = (w, h).
+inline loss::AnchorSet anchor_set(const model::YoloModel& m) {
+  Tensor<float> a = m.anchors_px();
+  loss::AnchorSet s(size_t(a.size(0)));
+  for (int64_t l = 0; l < a.size(0); ++l)
+    for (int64_t k = 0; k < a.size(1); ++k) s[size_t(l)].push_back({a.at(l, k, 0), a.at(l, k, 1)});
+  return s;
+}
+
+struct ValOptions {
+  int imgsz = 640;
+  int batch = 32;
+  float conf_thres = 0.001f;
+  float iou_thres = 0.6f;
+  int max_det = 300;
+  bool single_cls = false;
+  int workers = 2;
+  bool rect = true;  // rectangular batches, pad 0.5 (val.py)
+  std::optional<loss::LossConfig> loss;  // set: also compute the validation loss
+  bool keep_detections = false;          // fill ValResult::detections (save-json/txt, plots)
+};
+
+struct ValResult {
+  eval::Metrics metrics;      // YOLOv5's rule (the table)
+  eval::CocoResult coco;      // COCO-exact rule on the same detections
+  std::array<double, 3> loss{};  // box, obj, cls (mean per batch), when requested
+  int images = 0;
+  int instances = 0;
+  std::vector<int> instances_per_class;
+  std::vector<int> images_per_class;
+  std::optional<eval::ConfusionMatrix> confusion;
+  double ms_pre = 0, ms_inf = 0, ms_nms = 0;  // per image
+  // per image (keep_detections): path, original size, detections in original pixels
+  struct ImageDets {
+    std::string path;
+    int width = 0, height = 0;
+    std::vector<Detection> dets;
+    std::vector<eval::GtBox> labels;
+  };
+  std::vector<ImageDets> detections;
+};
+
+inline ValResult validate(model::YoloModel& m, const data::Dataset& ds, const ValOptions& o) {
+  using clock = std::chrono::steady_clock;
+  const int nc = o.single_cls ? 1 : m.nc();
+  data::LoaderOptions lo;
+  lo.imgsz = o.imgsz;
+  lo.batch = o.batch;
+  lo.augment = false;
+  lo.shuffle = false;
+  lo.workers = o.workers;
+  lo.rect = o.rect;
+  lo.rect_pad = 0.5f;
+  lo.stride = int(m.max_stride());
+  data::Loader loader(ds, lo);
+
+  ValResult r;
+  r.instances_per_class.assign(size_t(nc), 0);
+  r.images_per_class.assign(size_t(nc), 0);
+  r.confusion.emplace(nc);
+  std::vector<eval::ScoredDetection> scored;
+  std::vector<eval::CocoImage> coco_images;
+  NmsOptions nms;
+  nms.conf_thres = o.conf_thres;
+  nms.iou_thres = o.iou_thres;
+  nms.max_det = o.max_det;
+  nms.multi_label = true;
+  nms.agnostic = o.single_cls;
+
+  const bool was_training = m.is_training();
+  m.eval();
+  NoGradGuard ng;
+  loader.start_epoch(0);
+  data::Batch b;
+  int nbatches = 0;
+  auto t_prev = clock::now();
+  while (loader.next(b)) {
+    auto t0 = clock::now();
+    r.ms_pre += std::chrono::duration<double, std::milli>(t0 - t_prev).count();
+    auto raw = m.forward_raw(Var<float>(b.images));
+    Tensor<float> dec = m.detect().decode(raw);
+    auto t1 = clock::now();
+    r.ms_inf += std::chrono::duration<double, std::milli>(t1 - t0).count();
+    if (o.loss) {
+      auto lo_out = loss::yolo_loss<float>(raw, b.targets, anchor_set(m),
+                                           m.stride(), *o.loss);
+      for (int k = 0; k < 3; ++k) r.loss[size_t(k)] += lo_out.items[size_t(k)];
+    }
+    const int64_t B = b.images.size(0), H = b.images.size(2), W = b.images.size(3);
+    const int64_t N = dec.size(1), no = dec.size(2);
+    for (int64_t i = 0; i < B; ++i) {
+      auto dets = non_max_suppression(dec.data() + i * N * no, N, int(no), nms);
+      if (o.single_cls)
+        for (auto& d : dets) d.cls = 0;
+      const data::LetterboxInfo& L = b.letterbox[size_t(i)];
+      for (auto& d : dets) d = L.to_original(d);
+      std::vector<eval::GtBox> gts;
+      for (int64_t t = 0; t < b.targets.size(0); ++t) {
+        if (int64_t(b.targets.at(t, 0)) != i) continue;
+        float cx = b.targets.at(t, 2) * float(W), cy = b.targets.at(t, 3) * float(H);
+        float w = b.targets.at(t, 4) * float(W), h = b.targets.at(t, 5) * float(H);
+        eval::GtBox g{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2,
+                      o.single_cls ? 0 : int(b.targets.at(t, 1))};
+        g = L.to_original(g);
+        YOLITE_CHECK(g.cls >= 0 && g.cls < nc, b.paths[size_t(i)], ": label class ", g.cls,
+                     " outside the model's ", nc, " classes");
+        gts.push_back(g);
+      }
+      std::vector<char> seen(size_t(nc), 0);
+      for (auto& g : gts) {
+        r.instances_per_class[size_t(g.cls)]++;
+        seen[size_t(g.cls)] = 1;
+      }
+      for (int c = 0; c < nc; ++c) r.images_per_class[size_t(c)] += seen[size_t(c)];
+      r.instances += int(gts.size());
+      auto sd = eval::match_image(dets, gts);
+      scored.insert(scored.end(), sd.begin(), sd.end());
+      r.confusion->add_image(dets, gts);
+      coco_images.push_back({gts, dets});
+      if (o.keep_detections)
+        r.detections.push_back({b.paths[size_t(i)], b.orig_hw[size_t(i)][1], b.orig_hw[size_t(i)][0], dets, gts});
+      ++r.images;
+    }
+    t_prev = clock::now();
+    r.ms_nms += std::chrono::duration<double, std::milli>(t_prev - t1).count();
+    ++nbatches;
+  }
+  if (was_training) m.train(true);
+  r.metrics = eval::ap_per_class(scored, r.instances_per_class, eval::ApRule::yolov5);
+  r.coco = eval::coco_evaluate(coco_images);
+  if (r.images) r.ms_pre /= r.images, r.ms_inf /= r.images, r.ms_nms /= r.images;
+  if (nbatches)
+    for (auto& v : r.loss) v /= nbatches;
+  return r;
+}
+
+// YOLOv5's validation table: "all" then one row per class with instances.
+inline std::string format_val_table(const ValResult& r, const std::vector<std::string>& names) {
+  std::string out;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%22s%11s%11s%11s%11s%11s%11s\n", "Class", "Images", "Instances",
+                "P", "R", "mAP50", "mAP50-95");
+  out += buf;
+  std::snprintf(buf, sizeof buf, "%22s%11d%11d%11.3g%11.3g%11.3g%11.3g\n", "all", r.images,
+                r.instances, r.metrics.mp, r.metrics.mr, r.metrics.map50, r.metrics.map);
+  out += buf;
+  for (auto& c : r.metrics.per_class) {
+    std::string name = c.cls < int(names.size()) ? names[size_t(c.cls)] : std::to_string(c.cls);
+    std::snprintf(buf, sizeof buf, "%22s%11d%11d%11.3g%11.3g%11.3g%11.3g\n", name.c_str(),
+                  r.images_per_class[size_t(c.cls)], c.n_gt, c.p, c.r, c.ap50(), c.ap50_95());
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace yolite::train
