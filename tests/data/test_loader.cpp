@@ -1,0 +1,293 @@
+// Loader: the (images, targets) format of YOLOv5's collate_fn, bitwise-identical batches for
+// any worker count, every sample once per epoch, unreadable images skipped and reported,
+// rect batch shapes.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include <yolite/core/rng.hpp>
+#include <yolite/data/image_io.hpp>
+#include <yolite/data/loader.hpp>
+
+using namespace yolite;
+using namespace yolite::data;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A scratch folder of small images, removed at the end of the test.
+struct TempSet {
+  fs::path dir;
+  Dataset ds;
+  explicit TempSet(const std::string& tag) {
+    dir = fs::temp_directory_path() / str("yolite_test_loader_", tag, "_", ::getpid());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    ds.names = {"a", "b", "c"};
+  }
+  ~TempSet() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  // A noisy image with one solid block, and that block as its only box.
+  void add(const std::string& name, int w, int h, Rng& rng) {
+    Image img(w, h, 3);
+    for (auto& p : img.px) p = uint8_t(rng.below(256));
+    int x1 = rng.randint(0, w / 2), y1 = rng.randint(0, h / 2);
+    int x2 = rng.randint(x1 + 4, w), y2 = rng.randint(y1 + 4, h);
+    for (int y = y1; y < y2; ++y)
+      for (int x = x1; x < x2; ++x) img.at(x, y)[0] = 250, img.at(x, y)[1] = 20, img.at(x, y)[2] = 20;
+    save_image(dir / name, img);
+    Sample s;
+    s.image_path = name;  // relative: LoaderOptions::root supplies the folder
+    s.boxes.push_back({int(rng.below(3)), (x1 + x2) / 2.f / w, (y1 + y2) / 2.f / h, float(x2 - x1) / w,
+                       float(y2 - y1) / h});
+    ds.samples.push_back(s);
+  }
+};
+
+bool same(const Tensor<float>& a, const Tensor<float>& b) {
+  if (a.shape() != b.shape()) return false;
+  return a.numel() == 0 || std::memcmp(a.data(), b.data(), sizeof(float) * size_t(a.numel())) == 0;
+}
+
+std::vector<Batch> run_epoch(Loader& L, int epoch) {
+  std::vector<Batch> out;
+  L.start_epoch(epoch);
+  Batch b;
+  while (L.next(b)) out.push_back(b);
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("data") {
+  TEST_CASE("loader: val batches are letterboxed images + targets in collate_fn format") {
+    TempSet t("val");
+    Rng rng(1);
+    t.add("a.png", 64, 48, rng);   // letterboxed: 8 rows of grey top and bottom
+    t.add("b.png", 64, 64, rng);
+    t.add("c.png", 128, 128, rng); // shrunk to 64
+    LoaderOptions o;
+    o.imgsz = 64, o.batch = 2, o.workers = 1, o.root = t.dir;
+    Loader L(t.ds, o);
+    CHECK(L.size() == 3);
+    CHECK(L.num_batches() == 2);
+    auto batches = run_epoch(L, 0);
+    REQUIRE(batches.size() == 2);
+    const Batch& b = batches[0];
+    CHECK(b.images.shape() == Shape({2, 3, 64, 64}));
+    CHECK(b.targets.shape() == Shape({2, 6}));
+    CHECK(batches[1].images.shape() == Shape({1, 3, 64, 64}));
+    CHECK(b.paths[0] == (t.dir / "a.png").string());
+    CHECK(b.orig_hw[0] == std::array<int, 2>{48, 64});
+    CHECK(b.indices == std::vector<int>{0, 1});
+    // Row 0: (batch index 0, class, cx, cy, w, h) with cy moved into the letterbox.
+    const Box& a = t.ds.samples[0].boxes[0];
+    CHECK(b.targets.at(0, 0) == 0.f);
+    CHECK(b.targets.at(0, 1) == float(a.cls));
+    CHECK(b.targets.at(0, 2) == doctest::Approx(a.cx));
+    CHECK(b.targets.at(0, 3) == doctest::Approx((a.cy * 48 + 8) / 64));
+    CHECK(b.targets.at(0, 4) == doctest::Approx(a.w));
+    CHECK(b.targets.at(0, 5) == doctest::Approx(a.h * 48 / 64));
+    CHECK(b.targets.at(1, 0) == 1.f);
+    // Pixels: RGB / 255, grey 114 padding, unchanged content (PNG, no resize).
+    Image src = load_image(t.dir / "a.png");
+    CHECK(b.images.at(0, 0, 3, 10) == doctest::Approx(114.f / 255));
+    CHECK(b.images.at(0, 0, 8, 10) == doctest::Approx(src.at(10, 0)[0] / 255.f));
+    CHECK(b.images.at(0, 1, 30, 40) == doctest::Approx(src.at(40, 22)[1] / 255.f));
+    CHECK(b.images.at(0, 2, 55, 63) == doctest::Approx(src.at(63, 47)[2] / 255.f));
+    CHECK(b.images.at(0, 2, 56, 63) == doctest::Approx(114.f / 255));
+    // The letterbox info maps the batch image back to the original file.
+    CHECK(b.letterbox[0].pad_y == 8);
+    CHECK(b.letterbox[0].to_original_y(8.f) == doctest::Approx(0.f));
+    const LetterboxInfo& c = batches[1].letterbox[0];
+    CHECK(c.orig_w == 128);
+    CHECK(c.to_original_x(32.f) == doctest::Approx(64.f));
+    CHECK(batches[1].orig_hw[0] == std::array<int, 2>{128, 128});
+    CHECK(L.failed_count() == 0);
+    Batch extra;
+    CHECK_FALSE(L.next(extra));  // the epoch is over
+  }
+
+  TEST_CASE("loader: same seed -> bitwise identical augmented batches with 0, 1 or 2 workers") {
+    TempSet t("det");
+    Rng rng(2);
+    for (int i = 0; i < 14; ++i) t.add(str("im", i, ".jpg"), i % 2 ? 96 : 64, i % 3 ? 64 : 80, rng);
+    LoaderOptions o;
+    o.imgsz = 64, o.batch = 4, o.augment = true, o.shuffle = true, o.seed = 42, o.root = t.dir;
+    o.hyp.mixup = 0.3f, o.hyp.degrees = 5, o.hyp.flipud = 0.2f, o.hyp.mosaic = 0.8f;
+    std::vector<std::vector<Batch>> runs;
+    for (int workers : {0, 1, 2})
+      for (bool cache : {false, true}) {
+        o.workers = workers, o.cache_ram = cache;
+        Loader L(t.ds, o);
+        auto e0 = run_epoch(L, 0);
+        auto e1 = run_epoch(L, 1);
+        e0.insert(e0.end(), e1.begin(), e1.end());
+        runs.push_back(e0);
+      }
+    REQUIRE(runs[0].size() == 8);  // 4 batches per epoch (14 = 4 + 4 + 4 + 2), 2 epochs
+    for (size_t r = 1; r < runs.size(); ++r)
+      for (size_t k = 0; k < runs[0].size(); ++k) {
+        CAPTURE(r);
+        CAPTURE(k);
+        CHECK(same(runs[r][k].images, runs[0][k].images));
+        CHECK(same(runs[r][k].targets, runs[0][k].targets));
+        CHECK(runs[r][k].indices == runs[0][k].indices);
+      }
+    // Epochs differ (order and augmentation) and targets are well formed.
+    CHECK_FALSE(same(runs[0][0].images, runs[0][4].images));
+    for (const Batch& b : runs[0]) {
+      CHECK(b.images.size(2) == 64);
+      for (int64_t i = 0; i < b.targets.size(0); ++i) {
+        CHECK(b.targets.at(i, 0) >= 0.f);
+        CHECK(b.targets.at(i, 0) < float(b.size()));
+        CHECK(b.targets.at(i, 1) >= 0.f);
+        CHECK(b.targets.at(i, 1) <= 2.f);
+        for (int c = 2; c < 6; ++c) {
+          CHECK(b.targets.at(i, c) >= 0.f);
+          CHECK(b.targets.at(i, c) <= 1.f);
+        }
+      }
+      for (int64_t i = 1; i < b.targets.size(0); ++i) CHECK(b.targets.at(i, 0) >= b.targets.at(i - 1, 0));
+    }
+    // A fresh loader with another seed gives other batches.
+    o.seed = 43, o.workers = 0;
+    Loader other(t.ds, o);
+    CHECK_FALSE(same(run_epoch(other, 0)[0].images, runs[0][0].images));
+  }
+
+  TEST_CASE("loader: every sample exactly once per epoch, reshuffled each epoch") {
+    TempSet t("perm");
+    Rng rng(3);
+    for (int i = 0; i < 23; ++i) t.add(str("p", i, ".png"), 32, 32, rng);
+    LoaderOptions o;
+    o.imgsz = 32, o.batch = 5, o.augment = true, o.shuffle = true, o.seed = 7, o.workers = 2, o.root = t.dir;
+    Loader L(t.ds, o);
+    std::vector<std::vector<int>> orders;
+    for (int e = 0; e < 3; ++e) {
+      std::vector<int> seen;
+      for (const Batch& b : run_epoch(L, e)) seen.insert(seen.end(), b.indices.begin(), b.indices.end());
+      orders.push_back(seen);
+      std::vector<int> sorted = seen;
+      std::sort(sorted.begin(), sorted.end());
+      std::vector<int> all(23);
+      std::iota(all.begin(), all.end(), 0);
+      CHECK(sorted == all);
+      CHECK(seen == L.epoch_order(e));
+    }
+    CHECK(orders[0] != orders[1]);
+    CHECK(orders[1] != orders[2]);
+    // Restarting an epoch midway abandons the old one cleanly.
+    L.start_epoch(5);
+    Batch b;
+    REQUIRE(L.next(b));
+    auto again = run_epoch(L, 5);
+    CHECK(again.size() == 5);
+    CHECK(same(again[0].images, b.images));
+    // drop_last
+    o.drop_last = true, o.workers = 0;
+    Loader D(t.ds, o);
+    CHECK(D.num_batches() == 4);
+    CHECK(run_epoch(D, 0).size() == 4);
+  }
+
+  TEST_CASE("loader: missing and corrupt images are skipped and reported, never fatal") {
+    TempSet t("bad");
+    Rng rng(4);
+    for (int i = 0; i < 6; ++i) t.add(str("ok", i, ".jpg"), 48, 48, rng);
+    // Missing file.
+    Sample missing;
+    missing.image_path = "nope.jpg";
+    t.ds.samples.insert(t.ds.samples.begin() + 2, missing);
+    // Garbage bytes with an image extension.
+    {
+      std::ofstream f(t.dir / "garbage.jpg", std::ios::binary);
+      f << "this is not a jpeg at all";
+    }
+    Sample garbage;
+    garbage.image_path = "garbage.jpg";
+    t.ds.samples.push_back(garbage);
+    // A JPEG cut after its header: stbi_info accepts it, decoding fails later.
+    {
+      std::string bytes = read_file(t.dir / "ok0.jpg");
+      std::ofstream f(t.dir / "cut.jpg", std::ios::binary);
+      f.write(bytes.data(), std::streamsize(bytes.size() / 5));
+    }
+    Sample cut;
+    cut.image_path = "cut.jpg";
+    cut.boxes.push_back({0, 0.5f, 0.5f, 0.2f, 0.2f});
+    t.ds.samples.push_back(cut);
+
+    for (bool cache : {false, true})
+      for (bool augment : {false, true}) {
+        CAPTURE(cache);
+        CAPTURE(augment);
+        LoaderOptions o;
+        o.imgsz = 64, o.batch = 4, o.workers = 2, o.cache_ram = cache, o.augment = augment, o.root = t.dir;
+        o.hyp.mosaic = 0.5f;
+        Loader L(t.ds, o);
+        int images = 0;
+        std::set<int> seen;
+        for (const Batch& b : run_epoch(L, 0)) {
+          images += b.size();
+          CHECK(b.images.size(0) == b.size());
+          seen.insert(b.indices.begin(), b.indices.end());
+        }
+        CHECK_FALSE(seen.count(2));  // the missing one
+        CHECK_FALSE(seen.count(7));  // garbage
+        CHECK_FALSE(seen.count(8));  // cut
+        CHECK(images >= 1);
+        CHECK(images <= 6);
+        CHECK(L.failed_count() == 3);  // the cut JPEG fails at decode (up front when caching)
+        auto why = L.failures();
+        bool names_missing = false, names_garbage = false;
+        for (auto& w : why) {
+          names_missing |= w.find("nope.jpg") != std::string::npos;
+          names_garbage |= w.find("garbage.jpg") != std::string::npos;
+        }
+        CHECK(names_missing);
+        CHECK(names_garbage);
+        if (!augment) {
+          CHECK(images == 6);  // every readable image delivered
+        }
+      }
+    // Nothing readable at all is an error that says so.
+    Dataset bad;
+    bad.samples = {missing};
+    LoaderOptions o;
+    o.root = t.dir;
+    CHECK_THROWS_WITH_AS(Loader(bad, o), doctest::Contains("nope.jpg"), Error);
+    CHECK_THROWS_AS(Loader(Dataset{}, o), Error);
+    o.imgsz = 300;  // not a multiple of 32
+    CHECK_THROWS_WITH_AS(Loader(t.ds, o), doctest::Contains("imgsz"), Error);
+  }
+
+  TEST_CASE("loader: rect batches are shaped to their images (multiples of 32)") {
+    TempSet t("rect");
+    Rng rng(5);
+    for (int i = 0; i < 4; ++i) t.add(str("w", i, ".png"), 128, 64, rng);  // wide
+    for (int i = 0; i < 4; ++i) t.add(str("t", i, ".png"), 60, 120, rng);  // tall
+    LoaderOptions o;
+    o.imgsz = 64, o.batch = 4, o.rect = true, o.workers = 0, o.root = t.dir;
+    Loader L(t.ds, o);
+    auto bs = run_epoch(L, 0);
+    REQUIRE(bs.size() == 2);
+    // Wide first (sorted by h/w): 64 x 32 content -> ceil(0.5*64/32 + 0.5)*32 = 64 tall? h/w = 0.5:
+    // shape (0.5, 1) * 64 / 32 + 0.5 = (1.5, 2.5) -> ceil (2, 3) * 32 = (64, 96).
+    CHECK(bs[0].images.shape() == Shape({4, 3, 64, 96}));
+    CHECK(bs[0].indices == std::vector<int>{0, 1, 2, 3});
+    // Tall: h/w = 2 -> (1, 0.5) -> (2.5, 1.5) -> (96, 64).
+    CHECK(bs[1].images.shape() == Shape({4, 3, 96, 64}));
+    for (const Batch& b : bs)
+      for (int64_t i = 0; i < b.targets.size(0); ++i)
+        for (int c = 2; c < 6; ++c) CHECK(b.targets.at(i, c) <= 1.f);
+    // The content sits centred: a 128x64 image -> 64x32 in a 96x64 canvas: pad (16, 16).
+    CHECK(bs[0].letterbox[0].pad_x == 16);
+    CHECK(bs[0].letterbox[0].pad_y == 16);
+  }
+}
