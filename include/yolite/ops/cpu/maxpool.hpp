@@ -72,58 +72,75 @@ void max_pool2d_backward(const Pool2dParams& p, const T* dy, const int32_t* idx,
 }
 }  // namespace ref
 
+namespace detail {
+// One plane of the separable max pool. Sizes come by value and the scratch rows are local, so
+// the compiler sees that no store aliases a loop bound and vectorises every inner loop over
+// ow (compare + blend of value and index). kUnit: stride 1 (SPPF), contiguous row reads.
+template <class T, bool kUnit>
+void max_pool_plane(const T* __restrict xp, T* __restrict yp, int32_t* __restrict ip, int H,
+                    int W, int OH, int OW, int k, int st, int pad, T* __restrict row,
+                    T* __restrict rmax, int32_t* __restrict rarg) {
+  const int step = kUnit ? 1 : st;
+  // pass 1: per input row ih and output column ow, the max over the k columns and its column
+  for (int ih = 0; ih < H; ++ih) {
+    for (int w = 0; w < W; ++w) row[pad + w] = xp[int64_t(ih) * W + w];
+    T* __restrict m = rmax + int64_t(ih) * OW;
+    int32_t* __restrict a = rarg + int64_t(ih) * OW;
+    for (int ow = 0; ow < OW; ++ow) {  // start at the window's first real column
+      const int c0 = std::max(ow * step, pad);
+      m[ow] = row[c0];
+      a[ow] = c0 - pad;
+    }
+    for (int s = 1; s < k; ++s) {
+      const int col = s - pad;
+      for (int ow = 0; ow < OW; ++ow) {
+        const T v = row[ow * step + s];
+        const bool gt = v > m[ow];
+        m[ow] = gt ? v : m[ow];
+        a[ow] = gt ? ow * step + col : a[ow];
+      }
+    }
+  }
+  // pass 2: column max over the k rows of each window (rows outside the input are skipped)
+  for (int oh = 0; oh < OH; ++oh) {
+    const int r0 = std::max(0, oh * step - pad), r1 = std::min(H, oh * step - pad + k);
+    T* __restrict yo = yp + int64_t(oh) * OW;
+    int32_t* __restrict io = ip + int64_t(oh) * OW;
+    const T* m0 = rmax + int64_t(r0) * OW;
+    const int32_t* a0 = rarg + int64_t(r0) * OW;
+    const int32_t base0 = r0 * W;
+    for (int ow = 0; ow < OW; ++ow) {
+      yo[ow] = m0[ow];
+      io[ow] = base0 + a0[ow];
+    }
+    for (int r = r0 + 1; r < r1; ++r) {
+      const T* mr = rmax + int64_t(r) * OW;
+      const int32_t* ar = rarg + int64_t(r) * OW;
+      const int32_t base = r * W;
+      for (int ow = 0; ow < OW; ++ow) {
+        const bool gt = mr[ow] > yo[ow];
+        yo[ow] = gt ? mr[ow] : yo[ow];
+        io[ow] = gt ? base + ar[ow] : io[ow];
+      }
+    }
+  }
+}
+}  // namespace detail
+
 template <class T>
 void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int32_t* idx) {
   const int OH = p.OH(), OW = p.OW(), H = p.H, W = p.W, k = p.k, st = p.stride, pad = p.pad;
-  const T ninf = -std::numeric_limits<T>::infinity();
-  for_planes(int64_t(p.N) * p.C, int64_t(p.H) * p.W, [&](int64_t q) {
-    const T* xp = x + q * H * W;
-    std::vector<T> row(size_t(W + 2 * pad + k), ninf);  // one input row, -inf padded
-    std::vector<T> rmax(size_t(H) * OW);                 // pass 1: row max per (ih, ow)
-    std::vector<int32_t> rarg(size_t(H) * OW);           //         and its column iw
-    for (int ih = 0; ih < H; ++ih) {
-      for (int w = 0; w < W; ++w) row[size_t(pad + w)] = xp[int64_t(ih) * W + w];
-      T* m = rmax.data() + int64_t(ih) * OW;
-      int32_t* a = rarg.data() + int64_t(ih) * OW;
-      const T* rp = row.data();
-      for (int ow = 0; ow < OW; ++ow) {  // start at the window's first real column
-        const int c0 = std::max(ow * st, pad);
-        m[ow] = rp[c0];
-        a[ow] = c0;
-      }
-      for (int s = 1; s < k; ++s)
-        for (int ow = 0; ow < OW; ++ow) {
-          T v = rp[ow * st + s];
-          bool gt = v > m[ow];
-          m[ow] = gt ? v : m[ow];
-          a[ow] = gt ? ow * st + s : a[ow];
-        }
-      for (int ow = 0; ow < OW; ++ow) a[ow] -= pad;  // padded column -> input column
-    }
-    // pass 2: column max over the k rows of each window (rows outside the input are skipped)
-    T* yp = y + q * OH * OW;
-    int32_t* ip = idx + q * OH * OW;
-    for (int oh = 0; oh < OH; ++oh) {
-      const int r0 = std::max(0, oh * st - pad), r1 = std::min(H, oh * st - pad + k);
-      T* yo = yp + int64_t(oh) * OW;
-      int32_t* io = ip + int64_t(oh) * OW;
-      const T* m0 = rmax.data() + int64_t(r0) * OW;
-      const int32_t* a0 = rarg.data() + int64_t(r0) * OW;
-      for (int ow = 0; ow < OW; ++ow) {
-        yo[ow] = m0[ow];
-        io[ow] = r0 * W + a0[ow];
-      }
-      for (int r = r0 + 1; r < r1; ++r) {
-        const T* mr = rmax.data() + int64_t(r) * OW;
-        const int32_t* ar = rarg.data() + int64_t(r) * OW;
-        const int32_t base = r * W;
-        for (int ow = 0; ow < OW; ++ow) {
-          bool gt = mr[ow] > yo[ow];
-          yo[ow] = gt ? mr[ow] : yo[ow];
-          io[ow] = gt ? base + ar[ow] : io[ow];
-        }
-      }
-    }
+  const int64_t in = int64_t(H) * W, out = int64_t(OH) * OW;
+  for_planes(int64_t(p.N) * p.C, in, [=](int64_t q) {
+    std::vector<T> row(size_t(W + 2 * pad + k), -std::numeric_limits<T>::infinity());
+    std::vector<T> rmax(size_t(in / W * OW));
+    std::vector<int32_t> rarg(rmax.size());
+    if (st == 1)
+      detail::max_pool_plane<T, true>(x + q * in, y + q * out, idx + q * out, H, W, OH, OW, k,
+                                      st, pad, row.data(), rmax.data(), rarg.data());
+    else
+      detail::max_pool_plane<T, false>(x + q * in, y + q * out, idx + q * out, H, W, OH, OW, k,
+                                       st, pad, row.data(), rmax.data(), rarg.data());
   });
 }
 
