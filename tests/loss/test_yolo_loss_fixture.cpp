@@ -66,6 +66,20 @@ TEST_SUITE("loss") {
     CHECK_THROWS_AS(scale_loss_gains(LossConfig{}, 0, 3, 640), Error);
   }
 
+  TEST_CASE("anchors: pixels <-> grid units (the state dict's model.24.anchors)") {
+    Tensor<float> grid = io::load_npz(std::string(YOLITE_SHARED_DIR) +
+                                      "/fixtures/yolov5n_nc5_seed0_state.npz")
+                             .f32("model.24.anchors");
+    AnchorSet px = anchors_px_from_grid(grid, kStrides);
+    CHECK(px == yolov5_anchors_px());
+    auto back = anchors_in_grid_units<float>(px, kStrides);
+    for (int l = 0; l < 3; ++l)
+      for (int a = 0; a < 3; ++a)
+        for (int c = 0; c < 2; ++c) CHECK(back[size_t(l)][size_t(a)][size_t(c)] == grid.at(l, a, c));
+    CHECK_THROWS_AS(anchors_px_from_grid(grid, {8, 16}), Error);
+    CHECK_THROWS_AS(anchors_in_grid_units<float>(px, {8, 16, 0}), Error);
+  }
+
   TEST_CASE("build_targets reproduces YOLOv5's indices, tcls, tbox and anchors") {
     const auto& z = fixture();
     Tensor<float> targets = z.f32("targets");

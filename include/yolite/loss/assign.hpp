@@ -70,6 +70,22 @@ std::vector<std::vector<std::array<T, 2>>> anchors_in_grid_units(const AnchorSet
   return out;
 }
 
+// Anchors in pixels from a Detect module's `anchors` buffer ([nl, na, 2], grid units, as in
+// the state dict's `model.24.anchors`) and the strides: anchor * stride per level.
+template <class T>
+AnchorSet anchors_px_from_grid(const Tensor<T>& anchors_grid, const std::vector<double>& strides) {
+  YOLITE_CHECK(anchors_grid.ndim() == 3 && anchors_grid.size(2) == 2 &&
+                   anchors_grid.size(0) == int64_t(strides.size()),
+               "anchors_px_from_grid: anchors have shape ", anchors_grid.shape().str(),
+               ", expected [", strides.size(), ", na, 2] (one level per stride)");
+  AnchorSet out(strides.size());
+  for (int64_t l = 0; l < anchors_grid.size(0); ++l)
+    for (int64_t a = 0; a < anchors_grid.size(1); ++a)
+      out[size_t(l)].push_back({double(anchors_grid.at(l, a, 0)) * strides[size_t(l)],
+                                double(anchors_grid.at(l, a, 1)) * strides[size_t(l)]});
+  return out;
+}
+
 // The positives of one level (n of them; all vectors have n entries).
 template <class T>
 struct LevelTargets {
