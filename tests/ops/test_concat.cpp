@@ -58,4 +58,18 @@ TEST_SUITE("ops") {
       CHECK(df[0][0] == 0.5f + dy[0]);
     }
   }
+
+  TEST_CASE("concat: backward with the same tensor twice (concat({x, x})) has no race") {
+    Rng rng(52);
+    const int N = 3, C = 7;
+    const int64_t HW = 37 * 41;  // large enough for the parallel path
+    std::vector<int> ch = {C, C};
+    std::vector<float> dy(static_cast<size_t>(N * 2 * C * HW));
+    for (auto& v : dy) v = float(rng.normal());
+    std::vector<float> df(static_cast<size_t>(N * C * HW), 1.f), dr = df;
+    ops::concat_backward<float>(dy.data(), ch, N, HW, {df.data(), df.data()});
+    ops::ref::concat_backward<float>(dy.data(), ch, N, HW, {dr.data(), dr.data()});
+    CHECK(std::memcmp(df.data(), dr.data(), df.size() * sizeof(float)) == 0);
+    CHECK(df[0] == (1.f + dy[0]) + dy[size_t(C * HW)]);
+  }
 }

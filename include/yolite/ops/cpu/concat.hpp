@@ -6,7 +6,7 @@
 // (dxs[i] == nullptr skips input i.)
 //
 // ops::ref:: copies element by element; ops:: copies whole (n, c) planes in parallel
-// (OpenMP, static over the N * sum(channels) output planes) with memcpy / a vectorised add.
+// (OpenMP, static over the planes) with memcpy forward and a vectorised add backward.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -73,19 +73,26 @@ void concat_forward(const std::vector<const T*>& xs, const std::vector<int>& cha
   });
 }
 
+// Input by input (each a parallel loop over its N * channels[i] planes): the same tensor may
+// appear twice in a concat (dxs[i] == dxs[j]), and its planes must not be updated by two
+// threads at once. Input order fixes the order of the additions.
 template <class T>
 void concat_backward(const T* dy, const std::vector<int>& channels, int N, int64_t HW,
                      const std::vector<T*>& dxs) {
-  const auto map = detail::concat_plane_map(channels);
-  const int64_t Ct = int64_t(map.size());
-  for_planes(N * Ct, HW, [&](int64_t p) {
-    const int64_t n = p / Ct;
-    const auto [i, c] = map[size_t(p % Ct)];
-    if (!dxs[i]) return;
-    T* d = dxs[i] + (n * channels[i] + c) * HW;
-    const T* g = dy + p * HW;
-    for (int64_t j = 0; j < HW; ++j) d[j] += g[j];
-  });
+  int64_t Ct = 0;
+  for (int c : channels) Ct += c;
+  int64_t off = 0;
+  for (size_t i = 0; i < dxs.size(); ++i) {
+    const int64_t Ci = channels[i];
+    if (T* dx = dxs[i])
+      for_planes(N * Ci, HW, [&](int64_t p) {
+        const int64_t n = p / Ci, c = p % Ci;
+        T* d = dx + p * HW;
+        const T* g = dy + (n * Ct + off + c) * HW;
+        for (int64_t j = 0; j < HW; ++j) d[j] += g[j];
+      });
+    off += Ci;
+  }
 }
 
 }  // namespace yolite::ops
