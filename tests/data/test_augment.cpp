@@ -297,7 +297,20 @@ TEST_SUITE("data") {
       detail::hsv8_to_rgb(h, s, v, o);
       worst = std::max({worst, std::abs(o[0] - r), std::abs(o[1] - g), std::abs(o[2] - b)});
     }
-    CHECK(worst <= 5);  // one hue step = 255/30 levels at full S and V
+    CHECK(worst <= 5);
+    // The fast table path equals the float reference within one level.
+    const auto& back = detail::hsv_to_rgb_table();
+    int table_worst = 0;
+    for (int k = 0; k < 20000; ++k) {
+      int hh = int(rng.below(180)), ss = int(rng.below(256)), vv = int(rng.below(256));
+      uint8_t ref[3];
+      detail::hsv8_to_rgb(hh, ss, vv, ref);
+      for (int ch = 0; ch < 3; ++ch) {
+        int fast = (vv * back.g[(size_t(hh) * 256 + size_t(ss)) * 3 + size_t(ch)] + (1 << 14)) >> 15;
+        table_worst = std::max(table_worst, std::abs(fast - int(ref[ch])));
+      }
+    }
+    CHECK(table_worst <= 1);  // one hue step = 255/30 levels at full S and V
 
     // An image: grey background and coloured blocks (the mask marks them).
     Image img(64, 48, 3, 90);

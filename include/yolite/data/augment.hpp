@@ -215,74 +215,93 @@ inline Mat3 random_perspective_matrix(Rng& rng, const AugmentHyp& hyp, int in_w,
 
 enum class Sampling { bilinear, nearest };
 
+namespace detail {
+
+// Source coordinates are fixed point with kWarpBits fractional bits (1/1024 pixel).
+inline constexpr int kWarpBits = 10, kWarpOne = 1 << kWarpBits;
+
+inline int64_t to_fixed(double v) {
+  v = std::clamp(v, -1e9, 1e9);  // far outside anyway; keeps the integer in range
+  return int64_t(std::llround(v * kWarpOne));
+}
+
+// One output pixel from fixed-point source coordinates (X, Y): bilinear, or nearest.
+// C is the channel count when known at compile time (3: the common RGB case), else 0.
+template <int C>
+inline void warp_pixel(const Image& src, int64_t X, int64_t Y, bool nearest, uint8_t border, uint8_t* o) {
+  const int c = C ? C : src.c, W = src.w, H = src.h;
+  if (nearest) {
+    const int64_t ix = (X + kWarpOne / 2) >> kWarpBits, iy = (Y + kWarpOne / 2) >> kWarpBits;
+    if (ix >= 0 && iy >= 0 && ix < W && iy < H) {
+      const uint8_t* p = src.at(int(ix), int(iy));
+      for (int ch = 0; ch < c; ++ch) o[ch] = p[ch];
+    } else {
+      for (int ch = 0; ch < c; ++ch) o[ch] = border;
+    }
+    return;
+  }
+  const int64_t x0 = X >> kWarpBits, y0 = Y >> kWarpBits;  // arithmetic shift = floor
+  const int ax = int(X & (kWarpOne - 1)), ay = int(Y & (kWarpOne - 1));
+  const int w00 = (kWarpOne - ax) * (kWarpOne - ay), w01 = ax * (kWarpOne - ay);
+  const int w10 = (kWarpOne - ax) * ay, w11 = ax * ay;
+  constexpr int kShift = 2 * kWarpBits, kRound = 1 << (2 * kWarpBits - 1);
+  if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {  // the 4 neighbours are inside
+    const uint8_t* p0 = src.at(int(x0), int(y0));
+    const uint8_t* p1 = p0 + size_t(W) * c;
+    for (int ch = 0; ch < c; ++ch)
+      o[ch] = uint8_t((p0[ch] * w00 + p0[ch + c] * w01 + p1[ch] * w10 + p1[ch + c] * w11 + kRound) >> kShift);
+  } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {  // all outside
+    for (int ch = 0; ch < c; ++ch) o[ch] = border;
+  } else {  // on the edge: the missing neighbours read the border value
+    auto px = [&](int64_t xx, int64_t yy, int ch) -> int {
+      return (xx >= 0 && yy >= 0 && xx < W && yy < H) ? src.at(int(xx), int(yy))[ch] : border;
+    };
+    for (int ch = 0; ch < c; ++ch)
+      o[ch] = uint8_t((px(x0, y0, ch) * w00 + px(x0 + 1, y0, ch) * w01 + px(x0, y0 + 1, ch) * w10 +
+                       px(x0 + 1, y0 + 1, ch) * w11 + kRound) >>
+                      kShift);
+  }
+}
+
+template <int C>
+inline void warp_rows(const Image& src, const Mat3& Mi, bool affine, bool nearest, uint8_t border, Image& dst) {
+  const int c = C ? C : src.c, out_w = dst.w;
+  // Affine: source x = Mi0*x + (Mi1*y + Mi2). The x part is tabulated once per column and the
+  // row part once per row, so the inner loop is integer adds (OpenCV's warpAffine does this).
+  std::vector<int64_t> dx(affine ? size_t(out_w) : 0), dy(affine ? size_t(out_w) : 0);
+  for (size_t x = 0; x < dx.size(); ++x) dx[x] = to_fixed(Mi.m[0] * double(x)), dy[x] = to_fixed(Mi.m[3] * double(x));
+  for (int y = 0; y < dst.h; ++y) {
+    uint8_t* o = dst.row(y);
+    if (affine) {
+      const int64_t X0 = to_fixed(Mi.m[1] * y + Mi.m[2]), Y0 = to_fixed(Mi.m[4] * y + Mi.m[5]);
+      for (int x = 0; x < out_w; ++x, o += c) warp_pixel<C>(src, X0 + dx[size_t(x)], Y0 + dy[size_t(x)], nearest, border, o);
+    } else {
+      for (int x = 0; x < out_w; ++x, o += c) {
+        double w = Mi.m[6] * x + Mi.m[7] * y + Mi.m[8];
+        w = w != 0 ? 1.0 / w : 0.0;
+        warp_pixel<C>(src, to_fixed((Mi.m[0] * x + Mi.m[1] * y + Mi.m[2]) * w),
+                      to_fixed((Mi.m[3] * x + Mi.m[4] * y + Mi.m[5]) * w), nearest, border, o);
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
 // Warps `src` through the forward map M into an out_w x out_h image: every output pixel
-// samples the source at M^-1 (x, y) (pixel centres on integers, as cv2.warpAffine), with
-// bilinear or nearest sampling; samples outside the source read `border`.
-// Reference-clear and fast: the source coordinate advances by a constant step along a row
-// (affine case), weights are 10-bit fixed point, interior pixels skip the border tests.
+// samples the source at M^-1 (x, y) (pixel centres on integers, as cv2.warpAffine /
+// warpPerspective), bilinear or nearest; samples outside the source read `border`.
+// Source coordinates and weights are 10-bit fixed point.
 inline Image warp_image(const Image& src, const Mat3& M, int out_w, int out_h,
                         Sampling sampling = Sampling::bilinear, uint8_t border = 114) {
   YOLITE_CHECK(!src.empty(), "warp_image: empty source image");
   YOLITE_CHECK(out_w > 0 && out_h > 0, "warp_image: bad output size ", out_w, "x", out_h);
   const Mat3 Mi = M.inverse();
-  const bool affine = M.is_affine();
-  const int c = src.c, W = src.w, H = src.h;
-  Image dst(out_w, out_h, c);
-  constexpr int kBits = 10, kOne = 1 << kBits;
-  const bool nearest = sampling == Sampling::nearest;
-  for (int y = 0; y < out_h; ++y) {
-    uint8_t* o = dst.row(y);
-    for (int x = 0; x < out_w; ++x, o += c) {
-      double sx, sy;
-      if (affine) {
-        sx = Mi.m[0] * x + Mi.m[1] * y + Mi.m[2];
-        sy = Mi.m[3] * x + Mi.m[4] * y + Mi.m[5];
-      } else {
-        double w = Mi.m[6] * x + Mi.m[7] * y + Mi.m[8];
-        w = w != 0 ? 1.0 / w : 0.0;
-        sx = (Mi.m[0] * x + Mi.m[1] * y + Mi.m[2]) * w;
-        sy = (Mi.m[3] * x + Mi.m[4] * y + Mi.m[5]) * w;
-      }
-      if (nearest) {
-        // Far-away coordinates are clamped before the int conversion (no overflow).
-        int ix = int(std::floor(std::clamp(sx, -2.0, W + 2.0) + 0.5));
-        int iy = int(std::floor(std::clamp(sy, -2.0, H + 2.0) + 0.5));
-        if (ix >= 0 && iy >= 0 && ix < W && iy < H) {
-          const uint8_t* p = src.at(ix, iy);
-          for (int ch = 0; ch < c; ++ch) o[ch] = p[ch];
-        } else {
-          for (int ch = 0; ch < c; ++ch) o[ch] = border;
-        }
-        continue;
-      }
-      if (!(sx > -1.0 && sy > -1.0 && sx < W && sy < H)) {
-        for (int ch = 0; ch < c; ++ch) o[ch] = border;
-        continue;
-      }
-      const int fxq = int(std::lround((sx + 1.0) * kOne)) - kOne;  // +1 keeps floor positive
-      const int fyq = int(std::lround((sy + 1.0) * kOne)) - kOne;
-      const int x0 = fxq >> kBits, y0 = fyq >> kBits;  // arithmetic shift = floor
-      const int ax = fxq & (kOne - 1), ay = fyq & (kOne - 1);
-      const int w00 = (kOne - ax) * (kOne - ay), w01 = ax * (kOne - ay);
-      const int w10 = (kOne - ax) * ay, w11 = ax * ay;
-      constexpr int kRound = 1 << (2 * kBits - 1);
-      if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
-        const uint8_t* p0 = src.at(x0, y0);
-        const uint8_t* p1 = p0 + size_t(W) * c;
-        for (int ch = 0; ch < c; ++ch)
-          o[ch] = uint8_t((p0[ch] * w00 + p0[ch + c] * w01 + p1[ch] * w10 + p1[ch + c] * w11 + kRound) >>
-                          (2 * kBits));
-      } else {  // partly outside: the missing neighbours read the border value
-        auto px = [&](int xx, int yy, int ch) -> int {
-          return (xx >= 0 && yy >= 0 && xx < W && yy < H) ? src.at(xx, yy)[ch] : border;
-        };
-        for (int ch = 0; ch < c; ++ch)
-          o[ch] = uint8_t((px(x0, y0, ch) * w00 + px(x0 + 1, y0, ch) * w01 + px(x0, y0 + 1, ch) * w10 +
-                           px(x0 + 1, y0 + 1, ch) * w11 + kRound) >>
-                          (2 * kBits));
-      }
-    }
-  }
+  const bool affine = M.is_affine(), nearest = sampling == Sampling::nearest;
+  Image dst(out_w, out_h, src.c);
+  if (src.c == 3) detail::warp_rows<3>(src, Mi, affine, nearest, border, dst);
+  else if (src.c == 1) detail::warp_rows<1>(src, Mi, affine, nearest, border, dst);
+  else detail::warp_rows<0>(src, Mi, affine, nearest, border, dst);
   return dst;
 }
 
@@ -339,13 +358,10 @@ inline Image random_perspective(const Image& img, std::vector<PixelBox>& boxes, 
                img.w, "x", img.h, " image");
   double s = 1.0;
   const Mat3 M = random_perspective_matrix(rng, hyp, img.w, img.h, border, &s);
-  Image out = img;
-  if (border != 0 || !M.is_identity()) {
-    out = warp_image(img, M, out_w, out_h, Sampling::bilinear, 114);
-    if (mask) *mask = warp_image(*mask, M, out_w, out_h, Sampling::nearest, 0);
-  }
   boxes = transform_boxes(boxes, M, s, out_w, out_h);
-  return out;
+  if (border == 0 && M.is_identity()) return img;
+  if (mask) *mask = warp_image(*mask, M, out_w, out_h, Sampling::nearest, 0);
+  return warp_image(img, M, out_w, out_h, Sampling::bilinear, 114);
 }
 
 // ---- HSV -----------------------------------------------------------------------------------
@@ -388,6 +404,7 @@ inline void rgb_to_hsv8(int r, int g, int b, int& h, int& s, int& v, const HsvTa
 }
 
 // OpenCV's 8-bit HSV -> RGB: bytes to float (h * 6/180, s/255, v/255), sector formula, *255 rounded.
+// This is the readable reference; augment_hsv uses the equivalent table below.
 inline void hsv8_to_rgb(int h, int s, int v, uint8_t* rgb) {
   if (s == 0) {
     rgb[0] = rgb[1] = rgb[2] = uint8_t(v);
@@ -402,6 +419,29 @@ inline void hsv8_to_rgb(int h, int s, int v, uint8_t* rgb) {
   // (r, g, b) indices into tab for the six sectors
   static constexpr int kSector[6][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0}, {0, 1, 2}};
   for (int k = 0; k < 3; ++k) rgb[k] = clamp_u8(tab[kSector[sector][k]] * 255.f);
+}
+
+// Every channel of hsv8_to_rgb is v times a factor of (h, s) alone: the factors for all
+// 180 x 256 (h, s) pairs, in 1/32768 units, so a pixel costs three multiplies.
+struct HsvToRgbTable {
+  std::vector<uint16_t> g;  // [(h * 256 + s) * 3 + channel]
+  HsvToRgbTable() : g(size_t(180) * 256 * 3) {
+    static constexpr int kSector[6][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0}, {0, 1, 2}};
+    for (int h = 0; h < 180; ++h)
+      for (int s = 0; s < 256; ++s) {
+        double hf = h * (6.0 / 180.0), sf = s / 255.0;
+        int sector = std::min(int(hf), 5);
+        double f = hf - sector;
+        const double tab[4] = {1.0, 1.0 - sf, 1.0 - sf * f, 1.0 - sf * (1.0 - f)};
+        for (int k = 0; k < 3; ++k)
+          g[(size_t(h) * 256 + size_t(s)) * 3 + size_t(k)] = uint16_t(std::lround(tab[kSector[sector][k]] * 32768.0));
+      }
+  }
+};
+
+inline const HsvToRgbTable& hsv_to_rgb_table() {
+  static const HsvToRgbTable t;  // immutable after construction (thread-safe static init)
+  return t;
 }
 
 }  // namespace detail
@@ -421,6 +461,7 @@ inline void augment_hsv(Image& img, Rng& rng, float hgain, float sgain, float vg
     lv[size_t(i)] = uint8_t(int(std::clamp(i * r2, 0.0, 255.0)));
   }
   const auto& t = detail::hsv_tables();
+  const auto& back = detail::hsv_to_rgb_table();
   const int c = img.c;
   const size_t n = size_t(img.w) * img.h;
   uint8_t* p = img.px.data();
@@ -432,7 +473,11 @@ inline void augment_hsv(Image& img, Rng& rng, float hgain, float sgain, float vg
     }
     int h, s, v;
     detail::rgb_to_hsv8(r, g, b, h, s, v, t);
-    detail::hsv8_to_rgb(lh[size_t(h)], ls[size_t(s)], lv[size_t(v)], p);
+    const uint16_t* f = &back.g[(size_t(lh[size_t(h)]) * 256 + ls[size_t(s)]) * 3];
+    const uint32_t v2 = lv[size_t(v)];
+    p[0] = uint8_t((v2 * f[0] + (1u << 14)) >> 15);
+    p[1] = uint8_t((v2 * f[1] + (1u << 14)) >> 15);
+    p[2] = uint8_t((v2 * f[2] + (1u << 14)) >> 15);
   }
 }
 
@@ -442,6 +487,14 @@ inline void flip_lr_image(Image& img) {
   const int c = img.c;
   for (int y = 0; y < img.h; ++y) {
     uint8_t* r = img.row(y);
+    if (c == 3) {
+      for (int a = 0, b = img.w - 1; a < b; ++a, --b) {
+        uint8_t* p = r + 3 * a;
+        uint8_t* q = r + 3 * b;
+        std::swap(p[0], q[0]), std::swap(p[1], q[1]), std::swap(p[2], q[2]);
+      }
+      continue;
+    }
     for (int a = 0, b = img.w - 1; a < b; ++a, --b)
       for (int ch = 0; ch < c; ++ch) std::swap(r[size_t(a) * c + ch], r[size_t(b) * c + ch]);
   }
