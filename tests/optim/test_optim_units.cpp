@@ -254,6 +254,9 @@ TEST_SUITE("optim") {
     CHECK(g[2].momentum == w.momentum[2]);
     auto wg = warmup(250, 1000, 0, lf, g, hyp, 16);  // reads initial_lr from the groups
     CHECK(wg.lr == w.lr);
+    optim::apply(w0, g);  // the short name, qualified
+    CHECK(g[0].lr == 0.1);
+    CHECK(g[1].momentum == 0.8);
   }
 
   TEST_CASE("EMA: decay ramp, update values, copy_to, state save / load") {

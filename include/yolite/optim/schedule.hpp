@@ -133,6 +133,13 @@ void apply_warmup(const WarmupState& w, std::vector<ParamGroup<T>>& groups) {
   }
 }
 
+// The same under the short name. Call it qualified (optim::apply): unqualified, argument-
+// dependent lookup also finds std::apply for a std::vector argument.
+template <class T>
+void apply(const WarmupState& w, std::vector<ParamGroup<T>>& groups) {
+  apply_warmup(w, groups);
+}
+
 // LambdaLR: lr = initial_lr * lf(epoch) in every group (what scheduler.step() leaves after
 // `epoch` steps).
 template <class T>
