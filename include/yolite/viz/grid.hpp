@@ -15,50 +15,18 @@
 
 #include "../core/error.hpp"
 #include "../core/image.hpp"
+#include "../data/image_io.hpp"
 #include "colors.hpp"
 #include "font.hpp"
 
 namespace yolite::viz {
 
-// Bilinear resize to w x h (same channel count). When shrinking by more than 2x each output
-// pixel averages the source pixels it covers instead, so thin lines and text do not alias away.
+// Resize to w x h (data/image_io.hpp's filter: area when shrinking, bilinear otherwise), so
+// thin lines and text in a shrunk cell do not alias away.
 inline Image resize(const Image& src, int w, int h) {
   YOLITE_CHECK(!src.empty() && w > 0 && h > 0, "viz::resize: cannot resize a ", src.w, "x", src.h,
                " image to ", w, "x", h);
-  Image dst(w, h, src.c);
-  float sx = float(src.w) / float(w), sy = float(src.h) / float(h);
-  if (sx > 2.0f || sy > 2.0f) {  // box filter
-    for (int y = 0; y < h; ++y) {
-      int ya = int(y * sy), yb = std::max(ya + 1, std::min(src.h, int((y + 1) * sy)));
-      for (int x = 0; x < w; ++x) {
-        int xa = int(x * sx), xb = std::max(xa + 1, std::min(src.w, int((x + 1) * sx)));
-        for (int k = 0; k < src.c; ++k) {
-          unsigned sum = 0;
-          for (int v = ya; v < yb; ++v)
-            for (int u = xa; u < xb; ++u) sum += src.at(u, v)[k];
-          unsigned n = unsigned((yb - ya) * (xb - xa));
-          dst.at(x, y)[k] = uint8_t((sum + n / 2) / n);
-        }
-      }
-    }
-    return dst;
-  }
-  for (int y = 0; y < h; ++y) {
-    float fy = std::clamp((y + 0.5f) * sy - 0.5f, 0.0f, float(src.h - 1));
-    int y0 = int(fy), y1 = std::min(y0 + 1, src.h - 1);
-    float ty = fy - y0;
-    for (int x = 0; x < w; ++x) {
-      float fx = std::clamp((x + 0.5f) * sx - 0.5f, 0.0f, float(src.w - 1));
-      int x0 = int(fx), x1 = std::min(x0 + 1, src.w - 1);
-      float tx = fx - x0;
-      for (int k = 0; k < src.c; ++k) {
-        float top = src.at(x0, y0)[k] * (1 - tx) + src.at(x1, y0)[k] * tx;
-        float bot = src.at(x0, y1)[k] * (1 - tx) + src.at(x1, y1)[k] * tx;
-        dst.at(x, y)[k] = uint8_t(top * (1 - ty) + bot * ty + 0.5f);
-      }
-    }
-  }
-  return dst;
+  return data::resize(src, w, h);
 }
 
 // Any 1..4 channel image as 3-channel RGB (gray is replicated, alpha dropped).

@@ -1,0 +1,174 @@
+// synth/render.hpp -- render a Scene to an 8-bit image, a per-pixel object-id mask and the
+// annotations read off that mask.
+//
+// The annotations come from the rasteriser's id buffer, not from projected 3-D boxes: an
+// object's box is the tight box of the pixels where it is the nearest surface, its area is the
+// count of those pixels, its polygon the convex hull of them (pixel corners, so the polygon's
+// extent is exactly the box). An object with no visible pixel gets no annotation. Blur, noise
+// and JPEG compression change the colours only, never the mask.
+//
+//   synth::Rendered r = synth::render_scene(scene);
+//   r.image;                    // Image w x h x 3
+//   r.ids[y * w + x];           // 0 = background, k + 1 = scene.objects[k]
+//   for (auto& a : r.annotations) a.bbox();   // COCO [x, y, w, h] in pixels
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "../core/image.hpp"
+#include "../core/rng.hpp"
+#include "background.hpp"
+#include "raster.hpp"
+#include "scene.hpp"
+
+namespace yolite::synth {
+
+struct Annotation {
+  int object = 0;                // index into Scene::objects
+  int cls = 0;                   // index into the class list
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive pixel bounds of the visible pixels
+  int area = 0;                  // visible pixel count
+  std::vector<float> polygon;    // x0, y0, x1, y1, ... convex hull of the visible pixels (corners)
+  std::array<float, 4> bbox() const { return {float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)}; }
+};
+
+struct Rendered {
+  Image image;
+  std::vector<uint16_t> ids;  // w * h
+  std::vector<Annotation> annotations;
+  int jpeg_quality = 95;
+};
+
+// Convex hull (Andrew's monotone chain) of integer points, counter-clockwise, no duplicates.
+inline std::vector<std::array<int, 2>> convex_hull(std::vector<std::array<int, 2>> pts) {
+  std::sort(pts.begin(), pts.end());
+  pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
+  if (pts.size() < 3) return pts;
+  auto cross = [](const std::array<int, 2>& o, const std::array<int, 2>& a, const std::array<int, 2>& b) {
+    return int64_t(a[0] - o[0]) * (b[1] - o[1]) - int64_t(a[1] - o[1]) * (b[0] - o[0]);
+  };
+  std::vector<std::array<int, 2>> h(2 * pts.size());
+  size_t k = 0;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    while (k >= 2 && cross(h[k - 2], h[k - 1], pts[i]) <= 0) --k;
+    h[k++] = pts[i];
+  }
+  for (size_t i = pts.size() - 1, t = k + 1; i > 0; --i) {
+    while (k >= t && cross(h[k - 2], h[k - 1], pts[i - 1]) <= 0) --k;
+    h[k++] = pts[i - 1];
+  }
+  h.resize(k - 1);
+  return h;
+}
+
+// One annotation per object id present in `ids` (ids 1..n_objects), in object order.
+inline std::vector<Annotation> annotate(const std::vector<uint16_t>& ids, int w, int h,
+                                        const std::vector<SceneObject>& objects) {
+  size_t n = objects.size();
+  std::vector<Annotation> a(n);
+  std::vector<std::vector<std::array<int, 2>>> corners(n);
+  for (size_t k = 0; k < n; ++k) a[k].object = int(k), a[k].cls = objects[k].cls, a[k].x0 = w, a[k].y0 = h, a[k].x1 = -1, a[k].y1 = -1;
+  std::vector<int> left(n), right(n);
+  for (int y = 0; y < h; ++y) {
+    std::fill(left.begin(), left.end(), -1);
+    const uint16_t* row = ids.data() + size_t(y) * size_t(w);
+    for (int x = 0; x < w; ++x) {
+      uint16_t id = row[x];
+      if (id == 0 || id > n) continue;
+      size_t k = id - 1u;
+      if (left[k] < 0) left[k] = x;
+      right[k] = x;
+      ++a[k].area;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      if (left[k] < 0) continue;
+      Annotation& A = a[k];
+      A.x0 = std::min(A.x0, left[k]), A.x1 = std::max(A.x1, right[k]);
+      A.y0 = std::min(A.y0, y), A.y1 = std::max(A.y1, y);
+      corners[k].push_back({left[k], y}), corners[k].push_back({left[k], y + 1});
+      corners[k].push_back({right[k] + 1, y}), corners[k].push_back({right[k] + 1, y + 1});
+    }
+  }
+  std::vector<Annotation> out;
+  for (size_t k = 0; k < n; ++k) {
+    if (a[k].area == 0) continue;
+    for (auto& p : convex_hull(std::move(corners[k]))) a[k].polygon.push_back(float(p[0])), a[k].polygon.push_back(float(p[1]));
+    out.push_back(std::move(a[k]));
+  }
+  return out;
+}
+
+namespace detail {
+
+// Separable box blur of radius r on an interleaved float RGB buffer (edges clamp).
+inline void box_blur(std::vector<float>& rgb, int w, int h, int r) {
+  if (r <= 0) return;
+  std::vector<float> tmp(rgb.size());
+  float inv = 1.0f / float(2 * r + 1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        float s = 0;
+        for (int d = -r; d <= r; ++d) s += rgb[(size_t(y) * w + size_t(std::clamp(x + d, 0, w - 1))) * 3 + c];
+        tmp[(size_t(y) * w + x) * 3 + c] = s * inv;
+      }
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        float s = 0;
+        for (int d = -r; d <= r; ++d) s += tmp[(size_t(std::clamp(y + d, 0, h - 1)) * w + x) * 3 + c];
+        rgb[(size_t(y) * w + x) * 3 + c] = s * inv;
+      }
+}
+
+}  // namespace detail
+
+// Colours of the frame buffer -> 8-bit image, with exposure, blur and sensor noise.
+inline Image develop(std::vector<float>& rgb, int w, int h, const PostFx& fx, Rng& rng) {
+  detail::box_blur(rgb, w, h, fx.blur);
+  Image img(w, h, 3);
+  const size_t n = size_t(w) * size_t(h) * 3;
+  // Noise: the sum of two uniforms (a triangle distribution) from 8 random bits each -- cheap
+  // and close enough to sensor noise; sigma of (a + b - 255) / 255 is ~0.41 per unit scale.
+  const float k = fx.noise_sigma / (0.41f * 255.0f);
+  uint32_t bits = 0;
+  int left = 0;
+  for (size_t i = 0; i < n; ++i) {
+    float v = rgb[i] * fx.exposure;
+    if (k > 0) {
+      if (left == 0) bits = rng.next_u32(), left = 2;
+      int a = int(bits & 0xff), b = int(bits >> 8 & 0xff);
+      bits >>= 16, --left;
+      v += float(a + b - 255) * k;
+    }
+    img.px[i] = uint8_t(std::clamp(v * 255.0f + 0.5f, 0.0f, 255.0f));
+  }
+  return img;
+}
+
+// Renders the scene: background, objects, effects, id mask and annotations.
+inline Rendered render_scene(const Scene& s) {
+  const int w = s.camera.w, h = s.camera.h;
+  YOLITE_CHECK(w > 0 && h > 0, "synth::render_scene: bad image size ", w, "x", h);
+  YOLITE_CHECK(s.objects.size() < 65535, "synth::render_scene: too many objects (", s.objects.size(), ")");
+  Rng rng(s.seed);
+  FrameBuffer fb(w, h);
+  paint_background(fb.rgb, w, h, rng, s.background);
+  std::vector<DrawItem> items;
+  for (size_t k = 0; k < s.objects.size(); ++k) {
+    YOLITE_CHECK(s.objects[k].mesh != nullptr, "synth::render_scene: object ", k, " has no mesh");
+    items.push_back({s.objects[k].mesh.get(), s.objects[k].pose, uint16_t(k + 1)});
+  }
+  render_meshes(fb, s.camera, s.light, items);
+  Rendered r;
+  r.image = develop(fb.rgb, w, h, s.fx, rng);
+  r.annotations = annotate(fb.id, w, h, s.objects);
+  r.ids = std::move(fb.id);
+  r.jpeg_quality = s.fx.jpeg_quality;
+  return r;
+}
+
+}  // namespace yolite::synth

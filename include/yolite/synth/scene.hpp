@@ -1,0 +1,169 @@
+// synth/scene.hpp -- what one synthetic image shows, and how a random one is drawn.
+//
+// A ClassSpec is one object class: its name, COCO id, image size and where its meshes come
+// from (a built-in bottle kind, or user models loaded from OBJ files). A Scene is everything
+// render_scene() needs -- camera, light, background, the posed objects and the sensor
+// effects -- so a scene can be built by hand, or drawn at random by sample_scene():
+//
+//   auto classes = synth::builtin_classes();                  // the five bottles, ids 1..5
+//   Rng rng = Rng(42).split(image_index);
+//   synth::Scene s = synth::sample_scene(classes, {0}, 300, 300, synth::SceneOptions{}, rng);
+//   synth::Rendered r = synth::render_scene(s);                // render.hpp
+//
+// Randomised per object: orientation (spin about the bottle axis, tilt, roll up to lying on
+// its side), size (5 % .. 90 % of the image side by default), position; per image: field of
+// view, light direction / colour / ambient, background kind, noise, blur and JPEG quality.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../core/rng.hpp"
+#include "background.hpp"
+#include "bottles.hpp"
+#include "mesh.hpp"
+#include "raster.hpp"
+
+namespace yolite::synth {
+
+struct ClassSpec {
+  std::string name;
+  int coco_id = 1;
+  int image_size = 300;                              // square image side for images of this class
+  std::optional<BottleKind> builtin;                 // a built-in bottle ...
+  std::vector<std::shared_ptr<const Mesh>> models;   // ... or user models (one drawn per object)
+
+  // A mesh for one object of this class: a fresh bottle instance or one of the user models.
+  std::shared_ptr<const Mesh> make(Rng& rng) const {
+    if (builtin) return std::make_shared<const Mesh>(make_bottle(*builtin, rng));
+    YOLITE_CHECK(!models.empty(), "synth: class '", name, "' has no models");
+    return models[rng.below(uint32_t(models.size()))];
+  }
+};
+
+// The five built-in bottle classes with COCO ids 1..5 and their default image sizes.
+inline std::vector<ClassSpec> builtin_classes() {
+  std::vector<ClassSpec> out;
+  for (int k = 0; k < 5; ++k) {
+    ClassSpec c;
+    c.name = kBottleNames[size_t(k)];
+    c.coco_id = k + 1;
+    c.image_size = kBottleImageSize[size_t(k)];
+    c.builtin = BottleKind(k);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+struct SceneObject {
+  int cls = 0;  // index into the class list
+  std::shared_ptr<const Mesh> mesh;
+  Pose pose;
+};
+
+// Sensor / file effects applied after rendering.
+struct PostFx {
+  float exposure = 1.0f;     // gain on the rendered colours
+  int blur = 0;              // box blur radius in pixels (0 = none)
+  float noise_sigma = 0.0f;  // additive noise, standard deviation in [0, 1] units
+  int jpeg_quality = 95;
+};
+
+struct Scene {
+  Camera camera;
+  Light light;
+  BackgroundKind background = BackgroundKind::gradient;
+  uint64_t seed = 0;  // background and noise draw from Rng(seed)
+  std::vector<SceneObject> objects;
+  PostFx fx;
+};
+
+struct SceneOptions {
+  float min_size = 0.05f, max_size = 0.9f;  // longest projected side / shorter image side
+  float lying_probability = 0.3f;           // chance of a roll of up to 90 degrees
+  int jpeg_min = 70, jpeg_max = 95;
+  float max_noise = 0.025f;
+  float blur_probability = 0.3f;
+};
+
+// Half extents in x and y of the mesh's vertices after rotation (for framing).
+inline void rotated_half_extents(const Mesh& m, const Mat3& r, float& hx, float& hy) {
+  hx = hy = 0;
+  for (auto& p : m.pos) {
+    Vec3 q = r * p;
+    hx = std::max(hx, std::fabs(q.x)), hy = std::max(hy, std::fabs(q.y));
+  }
+}
+
+// Places `mesh` (centred on its origin) with rotation `rot` so its longest projected side is
+// `size_px` pixels and its centre falls on pixel (u, v).
+inline Pose frame_object(const Mesh& mesh, const Mat3& rot, const Camera& cam, float size_px, float u, float v) {
+  float hx, hy;
+  rotated_half_extents(mesh, rot, hx, hy);
+  float ext = std::max({hx, hy, 1e-6f});
+  float d = cam.focal * 2.0f * ext / std::max(size_px, 1.0f);
+  d = std::max(d, radius_about_origin(mesh) * 1.05f + 0.01f);  // never through the camera
+  Pose p;
+  p.rotation = rot;
+  p.translation = {(u - 0.5f * float(cam.w)) * d / cam.focal, -(v - 0.5f * float(cam.h)) * d / cam.focal, -d};
+  return p;
+}
+
+// Random camera, light, background and effects for a w x h image (no objects yet).
+inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
+  Scene s;
+  float fov = float(rng.uniform(35.0, 60.0)) * float(std::numbers::pi) / 180.0f;
+  s.camera = Camera{w, h, 0.5f * float(std::max(w, h)) / std::tan(0.5f * fov)};
+  s.light.dir = normalize(Vec3{float(rng.uniform(-1, 1)), float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.3, 1.2))});
+  Vec3 tint = hsv(rng.uniformf(), float(rng.uniform(0.0, 0.25)), 1.0f);
+  s.light.color = tint * float(rng.uniform(0.75, 1.1));
+  s.light.ambient = lerp(Vec3{1, 1, 1}, hsv(rng.uniformf(), 0.3f, 1.0f), 0.3f) * float(rng.uniform(0.25, 0.5));
+  s.background = BackgroundKind(rng.below(uint32_t(BackgroundKind::count)));
+  s.seed = rng.next_u64();
+  s.fx.exposure = float(rng.uniform(0.85, 1.15));
+  s.fx.blur = rng.bernoulli(opt.blur_probability) ? (rng.bernoulli(0.75) ? 1 : 2) : 0;
+  s.fx.noise_sigma = rng.bernoulli(0.7) ? float(rng.uniform(0.0, opt.max_noise)) : 0.0f;
+  s.fx.jpeg_quality = rng.randint(std::min(opt.jpeg_min, opt.jpeg_max), std::max(opt.jpeg_min, opt.jpeg_max));
+  return s;
+}
+
+// A random scene of a w x h image showing one object per entry of `object_classes` (indices
+// into `classes`).
+inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vector<int>& object_classes, int w, int h,
+                          const SceneOptions& opt, Rng& rng) {
+  YOLITE_CHECK(opt.min_size > 0 && opt.min_size <= opt.max_size, "synth::sample_scene: bad size range ",
+               opt.min_size, "..", opt.max_size);
+  Scene s = sample_setting(w, h, opt, rng);
+  for (int cls : object_classes) {
+    YOLITE_CHECK(cls >= 0 && cls < int(classes.size()), "synth::sample_scene: class index ", cls, " out of ",
+                 classes.size());
+    SceneObject o;
+    o.cls = cls;
+    o.mesh = classes[size_t(cls)].make(rng);
+    float spin = float(rng.uniform(0, 2 * std::numbers::pi)), tilt = float(rng.uniform(-0.45, 0.45));
+    float roll = rng.bernoulli(opt.lying_probability) ? float(rng.uniform(-0.5, 0.5) * std::numbers::pi)
+                                                      : float(rng.uniform(-0.25, 0.25));
+    Mat3 rot = rot_z(roll) * rot_x(tilt) * rot_y(spin);
+    float t = std::pow(rng.uniformf(), 1.5f);
+    float size_px = (opt.min_size + (opt.max_size - opt.min_size) * t) * float(std::min(w, h));
+    float hx, hy;
+    rotated_half_extents(*o.mesh, rot, hx, hy);
+    float ext = std::max({hx, hy, 1e-6f});
+    float half_w = 0.5f * size_px * hx / ext, half_h = 0.5f * size_px * hy / ext;
+    auto pick = [&](float half, int side) {
+      float lo = 0.8f * half, hi = float(side) - 0.8f * half;
+      return lo < hi ? float(rng.uniform(lo, hi)) : 0.5f * float(side) + float(rng.uniform(-0.1, 0.1)) * float(side);
+    };
+    float u = pick(half_w, w), v = pick(half_h, h);
+    o.pose = frame_object(*o.mesh, rot, s.camera, size_px, u, v);
+    s.objects.push_back(std::move(o));
+  }
+  return s;
+}
+
+}  // namespace yolite::synth
