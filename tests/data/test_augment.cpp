@@ -265,6 +265,25 @@ TEST_SUITE("data") {
     CHECK(std::abs(int(h.at(11, 10)[2]) - (a + b + 1) / 2) <= 1);
     Image edge = warp_image(Image(4, 4, 3, 200), half, 4, 4);  // left column half border
     CHECK(std::abs(int(edge.at(0, 1)[0]) - (200 + 114) / 2) <= 1);
+    // The inlined RGB loop gives the same bytes as the general per-pixel path (4 channels).
+    AugmentHyp hyp;
+    hyp.degrees = 20, hyp.shear = 5;
+    Image rgba(40, 30, 4);
+    for (int y = 0; y < 30; ++y)
+      for (int x = 0; x < 40; ++x) {
+        for (int ch = 0; ch < 3; ++ch) rgba.at(x, y)[ch] = sc.img.at(x, y)[ch];
+        rgba.at(x, y)[3] = 9;
+      }
+    for (uint64_t seed = 0; seed < 4; ++seed) {
+      Rng r(seed);
+      Mat3 M = random_perspective_matrix(r, hyp, 40, 30, 0);
+      Image a3 = warp_image(sc.img, M, 44, 28), a4 = warp_image(rgba, M, 44, 28);
+      bool equal = true;
+      for (int y = 0; y < 28; ++y)
+        for (int x = 0; x < 44; ++x)
+          for (int ch = 0; ch < 3; ++ch) equal &= a3.at(x, y)[ch] == a4.at(x, y)[ch];
+      CHECK(equal);
+    }
   }
 
   TEST_CASE("augment: HSV changes colours only: grey stays grey, objects stay where they are") {

@@ -274,6 +274,29 @@ inline void warp_rows(const Image& src, const Mat3& Mi, bool affine, bool neares
     uint8_t* o = dst.row(y);
     if (affine) {
       const int64_t X0 = to_fixed(Mi.m[1] * y + Mi.m[2]), Y0 = to_fixed(Mi.m[4] * y + Mi.m[5]);
+      if constexpr (C == 3) {
+        if (!nearest) {  // the hot loop of training: RGB, bilinear, inlined interior case
+          const size_t stride = size_t(src.w) * 3;
+          const uint64_t wlim = uint64_t(src.w - 1), hlim = uint64_t(src.h - 1);
+          for (int x = 0; x < out_w; ++x, o += 3) {
+            const int64_t X = X0 + dx[size_t(x)], Y = Y0 + dy[size_t(x)];
+            const int64_t x0 = X >> kWarpBits, y0 = Y >> kWarpBits;
+            if (uint64_t(x0) < wlim && uint64_t(y0) < hlim) {
+              const int ax = int(X & (kWarpOne - 1)), ay = int(Y & (kWarpOne - 1));
+              const uint8_t* p0 = src.px.data() + size_t(y0) * stride + size_t(x0) * 3;
+              const uint8_t* p1 = p0 + stride;
+              for (int ch = 0; ch < 3; ++ch) {  // same integers as warp_pixel, lerped x then y
+                const int top = p0[ch] * (kWarpOne - ax) + p0[ch + 3] * ax;
+                const int bot = p1[ch] * (kWarpOne - ax) + p1[ch + 3] * ax;
+                o[ch] = uint8_t((top * (kWarpOne - ay) + bot * ay + (1 << (2 * kWarpBits - 1))) >> (2 * kWarpBits));
+              }
+            } else {
+              warp_pixel<3>(src, X, Y, false, border, o);
+            }
+          }
+          continue;
+        }
+      }
       for (int x = 0; x < out_w; ++x, o += c) warp_pixel<C>(src, X0 + dx[size_t(x)], Y0 + dy[size_t(x)], nearest, border, o);
     } else {
       for (int x = 0; x < out_w; ++x, o += c) {
