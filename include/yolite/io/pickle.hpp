@@ -244,9 +244,15 @@ class Unpickler {
   }
 
   // REDUCE / NEWOBJ: never calls anything; recognises a few data constructors.
-  Value* call(Value* fn, Value* args) {
+  Value* call(const Value* fn, const Value* args, int depth = 0) {
     if (args->kind != Kind::Tuple) err(str("arguments are ", args->repr(), ", expected a tuple"));
     const auto& a = args->items;
+    // torch._tensor._rebuild_from_type_v2(func, type, args, state): a tensor with python state
+    if (is_global(fn, "torch._tensor", "_rebuild_from_type_v2")) {
+      if (a.size() < 3 || a[2]->kind != Kind::Tuple) err("_rebuild_from_type_v2 without an argument tuple");
+      if (depth > 4) err("_rebuild_from_type_v2 nested too deeply");
+      return call(a[0], a[2], depth + 1);
+    }
     if (is_global(fn, "collections", "OrderedDict")) {
       Value* d = make(Kind::Dict);
       if (!a.empty() && a[0]->kind == Kind::List) {
@@ -311,7 +317,7 @@ class Unpickler {
         {"HalfStorage", DType::f16},  {"BFloat16Storage", DType::bf16}, {"FloatStorage", DType::f32},
         {"DoubleStorage", DType::f64}, {"LongStorage", DType::i64},     {"IntStorage", DType::i32},
         {"ShortStorage", DType::i16}, {"CharStorage", DType::i8},       {"ByteStorage", DType::u8},
-        {"BoolStorage", DType::b1}};
+        {"BoolStorage", DType::b1},   {"UntypedStorage", DType::u8}};
     Value* s = make(Kind::Storage);
     bool ok = false;
     for (auto& [n, t] : types)

@@ -253,31 +253,13 @@ inline std::vector<float> tensor_values(PtReader& r, const Value* t, const std::
 
 }  // namespace detail
 
-inline TorchCheckpoint load_yolov5_pt(const std::string& path) {
+// The part of load_yolov5_pt after the archive is open: unpickle `pkl_bytes` (data.pkl) and
+// read the storages from `zip` under `prefix` ("<folder>/").
+inline TorchCheckpoint load_yolov5_pickle(const std::string& path, ZipReader& zip,
+                                          const std::string& prefix, const std::string& pkl_bytes) {
   using pickle::Kind;
   using pickle::Value;
-  {
-    BinaryFile f(path);
-    std::string head = f.read(0, std::min<uint64_t>(f.size(), 4), "file magic");
-    if (head.size() >= 3 && uint8_t(head[0]) == 0x80 && uint8_t(head[1]) == 0x02 && uint8_t(head[2]) == 0x8a)
-      fail(path, ": legacy (pre-1.6) PyTorch serialization format; re-save it with a newer torch "
-                 "(torch.save(torch.load(f), f)) to get the zip format");
-    if (head.rfind("PK", 0) != 0)
-      fail(path, ": not a PyTorch checkpoint (expected a zip archive starting with 'PK')");
-  }
-  ZipReader zip(path);
-  std::string pkl;
-  for (const auto& e : zip.entries()) {
-    auto slash = e.name.find('/');
-    if (slash != std::string::npos && e.name.substr(slash + 1) == "data.pkl") {
-      pkl = e.name;
-      break;
-    }
-  }
-  if (pkl.empty()) fail(path, ": no <folder>/data.pkl in the archive: not a PyTorch checkpoint");
-  std::string prefix = pkl.substr(0, pkl.size() - 8);
-  std::string bytes = zip.read(pkl);
-  pickle::Pickle p = pickle::unpickle(bytes, path + ": " + pkl);
+  pickle::Pickle p = pickle::unpickle(pkl_bytes, path + ": " + prefix + "data.pkl");
   const Value* root = p.root();
 
   TorchCheckpoint out;
@@ -394,6 +376,34 @@ inline TorchCheckpoint load_yolov5_pt(const std::string& path) {
   if (out.names.empty() && out.nc > 0)
     for (int i = 0; i < out.nc; ++i) out.names.push_back(std::to_string(i));
   return out;
+}
+
+inline TorchCheckpoint load_yolov5_pt(const std::string& path) {
+  {
+    BinaryFile f(path);
+    std::string head = f.read(0, std::min<uint64_t>(f.size(), 4), "file magic");
+    if (head.size() >= 3 && uint8_t(head[0]) == 0x80 && uint8_t(head[1]) == 0x02 && uint8_t(head[2]) == 0x8a)
+      fail(path, ": legacy (pre-1.6) PyTorch serialization format; re-save it with a newer torch "
+                 "(torch.save(torch.load(f), f)) to get the zip format");
+    if (head.rfind("PK", 0) != 0)
+      fail(path, ": not a PyTorch checkpoint (expected a zip archive starting with 'PK')");
+  }
+  ZipReader zip(path);
+  std::string pkl;
+  for (const auto& e : zip.entries()) {
+    auto slash = e.name.find('/');
+    if (slash != std::string::npos && e.name.substr(slash + 1) == "data.pkl") {
+      pkl = e.name;
+      break;
+    }
+  }
+  if (pkl.empty()) fail(path, ": no <folder>/data.pkl in the archive: not a PyTorch checkpoint");
+  std::string prefix = pkl.substr(0, pkl.size() - 8);
+  if (zip.has(prefix + "byteorder")) {
+    std::string order = zip.read(prefix + "byteorder");
+    if (order != "little") fail(path, ": storages are stored '", order, "'-endian; only little-endian is supported");
+  }
+  return load_yolov5_pickle(path, zip, prefix, zip.read(pkl));
 }
 
 }  // namespace yolite::io
