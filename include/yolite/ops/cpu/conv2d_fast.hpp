@@ -240,52 +240,238 @@ void run_items(int64_t nitems, size_t na, size_t nb, size_t ncbuf, Body&& body) 
 
 }  // namespace detail
 
-// ---- forward ------------------------------------------------------------------------------
-inline void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                           float* y) {
-  using namespace detail;
-  const int M = p.K;
-  const int RS = p.R * p.S;
-  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW(), CHW = int64_t(p.C) * p.H * p.W;
-  const int kc = reduction_block(CRS, kKcMax);
-  const int nc = pixel_block(P, kc);
-  const int64_t nj = ceil_div(P, nc);
+// ---- shifted GEMM: the forward convolution without an im2col copy -------------------------
+namespace detail {
+
+// The input as the kernel reads it. A stride-st conv reads x[st*oh + r - pad][st*ow + s - pad];
+// writing r = st*(r/st) + r%st, that is plane (r%st, s%st) of the zero-padded input split by
+// stride phase, at row oh + r/st, column ow + s/st. On a plane Wq columns wide, output pixel
+// (oh, ow) <-> position q = oh*Wq + ow, and tap (c,r,s) reads position q + (r/st)*Wq + s/st:
+// one fixed shift per tap, so B[(c,r,s), q] = planes[offset(c,r,s) + q] with no copy. The
+// Wq - OW columns past the image's right edge are computed and dropped when storing.
+// A 1x1, stride-1, unpadded conv reads x itself (direct).
+struct ShiftLayout {
+  int st = 1, Hq = 0, Wq = 0;
+  int64_t plane = 0;  // floats per plane (Hq*Wq)
+  int64_t image = 0;  // floats per image (C*st*st*plane)
+  bool direct = false;
+  int64_t positions = 0;  // q range that holds every output pixel: (OH-1)*Wq + OW
+};
+
+inline ShiftLayout shift_layout(const Conv2dParams& p) {
+  ShiftLayout L;
+  L.st = p.stride;
+  L.direct = is_pointwise(p);
+  L.Hq = p.OH() + (p.R - 1) / p.stride;
+  L.Wq = p.OW() + (p.S - 1) / p.stride;
+  if (L.direct) L.Hq = p.H, L.Wq = p.W;
+  L.plane = int64_t(L.Hq) * L.Wq;
+  L.image = int64_t(p.C) * L.st * L.st * L.plane;
+  L.positions = int64_t(p.OH() - 1) * L.Wq + p.OW();
+  return L;
+}
+
+// planes of channel c of one image: dst[(a*st + b)*plane + i*Wq + j] = x[c][st*i+a-pad][st*j+b-pad]
+// (phase_stride = distance between the st*st planes of the channel; L.plane when packed)
+inline void build_planes(const Conv2dParams& p, const ShiftLayout& L, const float* xc,
+                         float* dst, int64_t phase_stride) {
+  const int st = L.st;
+  if (L.direct) {
+    std::memcpy(dst, xc, sizeof(float) * size_t(L.plane));
+    return;
+  }
+  for (int a = 0; a < st; ++a)
+    for (int b = 0; b < st; ++b) {
+      float* pl = dst + int64_t(a * st + b) * phase_stride;
+      // columns j with iw = st*j + b - pad inside [0, W)
+      const int off = b - p.pad;
+      const int lo = std::min(L.Wq, off >= 0 ? 0 : int(ceil_div(-off, st)));
+      const int hi = std::max(lo, std::min(L.Wq, (p.W - 1 - off) < 0 ? 0 : (p.W - 1 - off) / st + 1));
+      for (int i = 0; i < L.Hq; ++i) {
+        float* row = pl + int64_t(i) * L.Wq;
+        const int ih = st * i + a - p.pad;
+        if (ih < 0 || ih >= p.H) {
+          std::fill(row, row + L.Wq, 0.f);
+          continue;
+        }
+        const float* xr = xc + int64_t(ih) * p.W;
+        std::fill(row, row + lo, 0.f);
+        if (st == 1) {
+          std::memcpy(row + lo, xr + lo + off, sizeof(float) * size_t(hi - lo));
+        } else if (st == 2) {
+          int j = lo;
+#if defined(__AVX512F__)
+          // 16 outputs from 32 inputs: keep the even lanes (masked loads never read past
+          // the row's last input, W-1)
+          const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+                                                 24, 26, 28, 30);
+          for (; j < hi; j += 16) {
+            const int n = std::min(16, hi - j);
+            const float* src = xr + 2 * j + off;
+            const int avail = std::min(32, p.W - (2 * j + off));  // inputs left in the row
+            const __mmask16 m0 = avail >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << avail) - 1);
+            const int a1 = avail - 16;
+            const __mmask16 m1 = a1 >= 16 ? __mmask16(0xFFFF)
+                                 : a1 <= 0 ? __mmask16(0)
+                                           : __mmask16((1u << a1) - 1);
+            const __m512 v0 = _mm512_maskz_loadu_ps(m0, src), v1 = _mm512_maskz_loadu_ps(m1, src + 16);
+            const __m512 r = _mm512_permutex2var_ps(v0, even, v1);
+            _mm512_mask_storeu_ps(row + j, __mmask16((1u << n) - 1), r);
+          }
+#endif
+          for (; j < hi; ++j) row[j] = xr[2 * j + off];
+        } else {
+          for (int j = lo; j < hi; ++j) row[j] = xr[st * j + off];
+        }
+        std::fill(row + hi, row + L.Wq, 0.f);
+      }
+    }
+}
+
+// shift of tap t = (c, r, s) into one image's planes
+inline void tap_offsets(const Conv2dParams& p, const ShiftLayout& L, std::vector<int64_t>& boff) {
+  const int RS = p.R * p.S, st = L.st;
+  const int64_t CRS = int64_t(p.C) * RS;
+  boff.resize(static_cast<size_t>(CRS));
+  for (int64_t t = 0; t < CRS; ++t) {
+    const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
+    boff[size_t(t)] = L.direct ? int64_t(c) * L.plane
+                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * L.plane +
+                                     int64_t(r / st) * L.Wq + s / st;
+  }
+}
+
+// The planes of all N images (image n at n*L.image), built in parallel into the calling
+// thread's scratch slot; a direct conv reads x itself.
+inline const float* make_planes(const Conv2dParams& p, const ShiftLayout& L, const float* x,
+                                int slot) {
+  if (L.direct) return x;
+  const int st = L.st;
+  const int64_t CHW = int64_t(p.C) * p.H * p.W;
+  float* buf = gemm::scratch(slot, size_t(L.image) * p.N);
+  const int64_t jobs = int64_t(p.N) * p.C;
+  const bool par = jobs > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t jb = 0; jb < jobs; ++jb) {
+    const int64_t n = jb / p.C, c = jb % p.C;
+    build_planes(p, L, x + n * CHW + c * int64_t(p.H) * p.W,
+                 buf + n * L.image + c * st * st * L.plane, L.plane);
+  }
+  return buf;
+}
+
+// Where the 48 positions [q0, q0+nr) of a tile go in the compact OH x OW output.
+inline void make_tile_map(const ShiftLayout& L, int OW, int64_t q0, int nr, gemm::TileMap& m) {
+  m.nr = nr;
+  m.keep[0] = m.keep[1] = m.keep[2] = 0;
+  m.vdst[0] = m.vdst[1] = m.vdst[2] = 0;
+  int first = -1;
+  bool dense = true;
+  int prev = -2;
+  int64_t oh = q0 / L.Wq;
+  int ow = int(q0 % L.Wq);
+  for (int j = 0; j < kNR; ++j) {
+    int d = -1;
+    if (j < nr && ow < OW) d = int(oh * OW + ow);
+    m.dst[j] = d;
+    if (j < nr) {
+      if (d < 0 || (prev >= 0 && d != prev + 1)) dense = false;
+      if (d >= 0) {
+        if (first < 0) first = d;
+        const int v = j / 16;
+        if (!(m.keep[v])) m.vdst[v] = d;
+        m.keep[v] = uint16_t(m.keep[v] | (1u << (j % 16)));
+        prev = d;
+      }
+    }
+    if (++ow == L.Wq) ow = 0, ++oh;
+  }
+  m.first = first < 0 ? 0 : first;
+  m.dense = dense;
+}
+
+inline constexpr int kShiftTiles = 16;  // tiles (of kNR positions) per work item at most
+
+// y[n] (=|+=) conv(x[n], w) (+ bias), y compact NCHW. accumulate=true adds into y.
+// pack_w(r0, m, k0, kc, dst) packs the A panels of weight rows [r0, r0+m) (output channels),
+// reduction steps [k0, k0+kc) (taps (c,r,s)) -- so callers can feed a transformed weight
+// tensor without materialising it.
+template <class PackW>
+void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const float* b, float* y,
+                bool accumulate) {
+  const ShiftLayout L = shift_layout(p);
+  const int M = p.K, RS = p.R * p.S, st = L.st;
+  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW();
+  const int64_t CHW = int64_t(p.C) * p.H * p.W;
+  // Reduction block: whole input channels, as many as keep one tile's B data (the 48-wide
+  // input segments its taps read) within about 28 KB of L1, so the loop below can reuse it for
+  // every 8-row A panel. Taps sharing a plane row overlap, so a channel costs st*st*ceil(R/st)
+  // segments (1 for a pointwise conv).
+  const int64_t seg_per_channel = L.direct ? 1 : int64_t(st) * st * ceil_div(p.R, st);
+  const int64_t seg_bytes = int64_t(kNR + p.S) * 4;
+  const int64_t ch_per_block = std::clamp<int64_t>(28 * 1024 / (seg_per_channel * seg_bytes), 1,
+                                                   std::max<int64_t>(1, 512 / RS));
+  const int kc = reduction_block(CRS, int(ch_per_block * RS));
+  std::vector<int64_t> boff;
+  tap_offsets(p, L, boff);
+  const float* planes = make_planes(p, L, x, 4);
+  const int64_t Q = L.positions;
+  const int64_t nqmax = int64_t(kShiftTiles) * kNR;
+  const int64_t nqb = ceil_div(Q, nqmax);
+  const int64_t nq = ceil_div(ceil_div(Q, nqb), kNR) * kNR;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  // rows are split too when there are too few (image, pixel block) items to share out evenly
-  const int64_t items0 = p.N * nj;
+  const int64_t items0 = p.N * nqb;
   const int mpan = int(ceil_div(M, kMR));
   const int mparts = (items0 % threads == 0 || items0 >= 4 * threads)
                          ? 1
                          : int(std::min<int64_t>(mpan, threads));
   const int rows_per_part = int(ceil_div(mpan, mparts)) * kMR;
-  run_items(items0 * mparts, size_t(kc) * rows_per_part, size_t(kc) * nc, 0,
-            [&](int64_t it, float* abuf, float* bbuf, float*) {
+  const int OW = p.OW();
+  run_items(items0 * mparts, size_t(kc) * rows_per_part, 16, 0,
+            [&](int64_t it, float* abuf, float*, float*) {
               const int mp = int(it % mparts);
-              const int64_t jb = (it / mparts) % nj, n = it / mparts / nj;
+              const int64_t qb = (it / mparts) % nqb, n = it / mparts / nqb;
               const int r0 = mp * rows_per_part;
               const int m = std::min(M - r0, rows_per_part);
               if (m <= 0) return;
-              const int64_t j0 = jb * nc;
-              const int ncols = int(std::min<int64_t>(nc, P - j0));
-              const float* ximg = x + n * CHW;
-              auto pa = [&](int64_t k0, int kcb, float* dst) {
-                pack_a(w + r0 * CRS + k0, CRS, 1, m, kcb, dst);
-              };
-              auto pb = [&](int64_t k0, int kcb, float* dst) {
-                for (int kk = 0; kk < kcb; ++kk) {
-                  const int64_t row = k0 + kk;
-                  const int c = int(row / RS), r = int(row % RS) / p.S, s = int(row % p.S);
-                  for (int jj = 0, pn = 0; jj < ncols; jj += kNR, ++pn) {
-                    const int nr = std::min(kNR, ncols - jj);
-                    float* d = dst + int64_t(pn) * kcb * kNR + kk * kNR;
-                    im2col_row(p, ximg, c, r, s, j0 + jj, nr, d);
-                    if (nr < kNR) std::fill(d + nr, d + kNR, 0.f);
+              const int64_t q0 = qb * nq, q1 = std::min(Q, q0 + nq);
+              gemm::TileMap maps[kShiftTiles];
+              int ntiles = 0;
+              for (int64_t q = q0; q < q1; q += kNR)
+                make_tile_map(L, OW, q, int(std::min<int64_t>(kNR, q1 - q)), maps[ntiles++]);
+              const float* bimg = planes + n * (L.direct ? CHW : L.image);
+              float* yimg = y + (n * M + r0) * P;
+              for (int64_t k0 = 0; k0 < CRS; k0 += kc) {
+                const int kcb = int(std::min<int64_t>(kc, CRS - k0));
+                pack_w(r0, m, k0, kcb, abuf);
+                const bool acc = accumulate || k0 > 0;
+                const int64_t* bo = boff.data() + k0;
+                // tile outer, A panels inner: the tile's input segments stay in L1 while the
+                // packed A panels stream through in order
+                for (int t = 0; t < ntiles; ++t)
+                  for (int i0 = 0, ip = 0; i0 < m; i0 += kMR, ++ip) {
+                    const float* ap = abuf + int64_t(ip) * kcb * kMR;
+                    const float* bi = (!acc && b) ? b + r0 + i0 : nullptr;
+                    const int mr = std::min(kMR, m - i0);
+                    gemm::shift_kernel(kcb, ap, bimg + q0 + int64_t(t) * kNR, bo,
+                                       yimg + int64_t(i0) * P, P, mr, maps[t], acc, bi);
                   }
-                }
-              };
-              gemm_blocked(m, ncols, CRS, kc, pa, pb, y + (n * M + r0) * P + j0, P, false,
-                           b ? b + r0 : nullptr, abuf, bbuf);
+              }
             });
+}
+
+}  // namespace detail
+
+// ---- forward ------------------------------------------------------------------------------
+inline void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                           float* y) {
+  const int64_t CRS = int64_t(p.C) * p.R * p.S;
+  detail::shift_conv(
+      p, x,
+      [&](int r0, int m, int64_t k0, int kc, float* dst) {
+        detail::pack_a(w + r0 * CRS + k0, CRS, 1, m, kc, dst);
+      },
+      b, y, false);
 }
 
 // ---- backward input: dx += conv2d_transpose(dy, w) ------------------------------------------
@@ -296,6 +482,29 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
   const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW(), CHW = int64_t(p.C) * p.H * p.W;
   const int kc = reduction_block(K, kKcMax);
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // Stride 1: dx += conv(dy, w'), the "full" correlation of dy with the kernel flipped in space
+  // and transposed in channels (w'[c,k,r,s] = w[k,c,R-1-r,S-1-s]), padded by R-1-pad.
+  if (p.stride == 1 && p.R == p.S && p.pad <= p.R - 1) {
+    Conv2dParams q = p;
+    q.C = K, q.K = p.C, q.H = p.OH(), q.W = p.OW(), q.pad = p.R - 1 - p.pad;
+    const int R = p.R, S = p.S;
+    // A(row = c, step = (k, r', s')) = w[k, c, R-1-r', S-1-s']
+    auto pack_wt = [&](int r0, int m, int64_t k0, int kc, float* dst) {
+      for (int i0 = 0, ip = 0; i0 < m; i0 += kMR, ++ip) {
+        const int mr = std::min(kMR, m - i0);
+        float* d = dst + int64_t(ip) * kc * kMR;
+        for (int kk = 0; kk < kc; ++kk) {
+          const int64_t step = k0 + kk;
+          const int64_t k = step / RS;
+          const int rr = int(step % RS) / S, ss = int(step % S);
+          const float* src = w + ((k * p.C + r0 + i0) * R + (R - 1 - rr)) * S + (S - 1 - ss);
+          for (int i = 0; i < kMR; ++i) d[kk * kMR + i] = i < mr ? src[int64_t(i) * RS] : 0.f;
+        }
+      }
+    };
+    shift_conv(q, dy, pack_wt, nullptr, dx, true);
+    return;
+  }
   // A = w^T: element (row = crs, step = k) is w[k*CRS + crs]
   if (is_pointwise(p)) {
     // dx[n] (C x P) += w^T * dy[n], straight into dx: items (image, pixel block, row block)
@@ -369,32 +578,138 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
 }
 
 // ---- backward weight: dw += sum_n dy[n] * col[n]^T,  db += sum dy -------------------------
+namespace detail {
+
+// 16 x 16 transpose: out[j][i] = in[i][j]. (The maskz_ forms with a full mask are the plain
+// shuffles; they avoid a GCC 12 false -Wmaybe-uninitialized inside the plain intrinsics.)
+#if defined(__AVX512F__)
+inline void transpose16(const __m512* in, __m512* out) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_maskz_unpacklo_ps(__mmask16(0xFFFF), in[2 * i], in[2 * i + 1]);
+    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(__mmask16(0xFFFF), in[2 * i], in[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {  // rows 4g..4g+3: u[4g+c] = column (4*lane + c) in each lane
+    const __m512d a0 = _mm512_castps_pd(t[4 * g]), a1 = _mm512_castps_pd(t[4 * g + 1]);
+    const __m512d b0 = _mm512_castps_pd(t[4 * g + 2]), b1 = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(__mmask8(0xFF), a0, b0));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(__mmask8(0xFF), a0, b0));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(__mmask8(0xFF), a1, b1));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(__mmask8(0xFF), a1, b1));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 x0 = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), u[c], u[4 + c], 0x44);
+    const __m512 x1 = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), u[c], u[4 + c], 0xEE);
+    const __m512 y0 = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), u[8 + c], u[12 + c], 0x44);
+    const __m512 y1 = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), u[8 + c], u[12 + c], 0xEE);
+    out[c] = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), x0, y0, 0x88);
+    out[4 + c] = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), x0, y0, 0xDD);
+    out[8 + c] = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), x1, y1, 0x88);
+    out[12 + c] = _mm512_maskz_shuffle_f32x4(__mmask16(0xFFFF), x1, y1, 0xDD);
+  }
+}
+#endif
+
+// One image's dy [K, OH*OW] transposed onto the padded position grid: for the 16 channels
+// k0..k0+15 (zero past K), d[q*ld + i] = dy[k0+i, oh, ow] at q = oh*Wq + ow, 0 at dropped q.
+inline void transpose_dy16(const float* dyimg, int K, int k0, int OH, int OW, int Wq,
+                           int64_t positions, float* d, int ld) {
+  const int64_t P = int64_t(OH) * OW;
+  int64_t q = 0;
+#if defined(__AVX512F__)
+  const float* rows[16];
+  for (int i = 0; i < 16; ++i) rows[i] = k0 + i < K ? dyimg + int64_t(k0 + i) * P : nullptr;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int oh = 0; oh < OH; ++oh) {
+    for (int ow = 0; ow < OW; ow += 16) {
+      const int cnt = std::min(16, OW - ow);
+      const __mmask16 m = cnt >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cnt) - 1);
+      __m512 in[16], out[16];
+      for (int i = 0; i < 16; ++i)
+        in[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + int64_t(oh) * OW + ow) : zero;
+      transpose16(in, out);
+      for (int j = 0; j < cnt; ++j) _mm512_store_ps(d + (q + ow + j) * ld, out[j]);
+    }
+    for (int ow = OW; ow < Wq; ++ow) _mm512_store_ps(d + (q + ow) * ld, zero);
+    q += Wq;
+  }
+  for (; q < positions; ++q) _mm512_store_ps(d + q * ld, zero);
+#else
+  for (int oh = 0; oh < OH; ++oh) {
+    for (int ow = 0; ow < Wq; ++ow)
+      for (int i = 0; i < 16; ++i)
+        d[(q + ow) * ld + i] =
+            (ow < OW && k0 + i < K) ? dyimg[int64_t(k0 + i) * P + int64_t(oh) * OW + ow] : 0.f;
+    q += Wq;
+  }
+  for (; q < positions; ++q)
+    for (int i = 0; i < 16; ++i) d[q * ld + i] = 0.f;
+#endif
+}
+
+}  // namespace detail
+
+// dw[k, t] = sum over positions g of dyT[g, k] * planes[offset(t) + g], t = tap (c,r,s).
+// Here the planes are laid out channel-major, [c][phase][image][Hq*Wq], so one tap's row runs
+// through all N images without a break and the reduction is one long range of positions
+// (g = n*plane + q; the rows between images are zero in dyT). Computed transposed, dwT[t, k],
+// with the row-pointer kernel: 8 taps are the A rows, read in place from the planes; B is dy
+// transposed into panels [g][k] of nb = 16/32/48 channels. Threads split the positions and sum
+// into private dwT copies, added into dw in thread order.
 inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
                                    float* dw, float* db) {
   using namespace detail;
-  const int K = p.K, RS = p.R * p.S;
-  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW(), CHW = int64_t(p.C) * p.H * p.W;
-  const int64_t total = int64_t(p.N) * P;  // reduction steps (image, pixel)
-  const int kc = int(std::min<int64_t>(kKcMax, std::max<int64_t>(P, 1)));
-  const int nc = int(std::min<int64_t>(CRS, std::max<int64_t>(kNR, kBBlockFloats / kc / kNR * kNR)));
-  const int kpan = int(ceil_div(K, kMR)) * kMR;
-  const int64_t dwsize = int64_t(K) * CRS;
-  const bool par = !omp_in_parallel() && omp_get_max_threads() > 1 && total > kc;
-  const int max_team = par ? omp_get_max_threads() : 1;
+  const int K = p.K, st = p.stride, RS = p.R * p.S;
+  const ShiftLayout L = shift_layout(p);
+  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW();
+  const int64_t CHW = int64_t(p.C) * p.H * p.W;
+  const int64_t plane = L.plane, G = int64_t(p.N) * plane;  // positions of all images
+  const int OH = p.OH(), OW = p.OW(), Wq = L.Wq;
+  const int nb = K >= kNR ? kNR : int(ceil_div(K, 16) * 16);
+  const int kpan = int(ceil_div(K, nb));
+  const int64_t Kpad = int64_t(kpan) * nb;
+  const int64_t taps_pad = ceil_div(CRS, kMR) * kMR;
+
+  // tap offsets in the channel-major planes
+  std::vector<int64_t> boff(static_cast<size_t>(CRS));
+  for (int64_t t = 0; t < CRS; ++t) {
+    const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
+    boff[size_t(t)] = L.direct ? int64_t(c) * G
+                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * G +
+                                     int64_t(r / st) * Wq + s / st;
+  }
+  const bool reuse_x = L.direct && p.N == 1;  // x is already [c][plane]
+  float* planes = reuse_x ? nullptr : gemm::scratch(4, size_t(G) * p.C * st * st);
+  float* dyt = gemm::scratch(6, size_t(G) * Kpad + 16);
+  const float* A = reuse_x ? x : planes;
+  const int max_team = (!omp_in_parallel() && omp_get_max_threads() > 1) ? omp_get_max_threads() : 1;
   std::vector<float*> partial(size_t(max_team), nullptr);
   std::exception_ptr err = nullptr;
   std::atomic<bool> failed{false};
-#pragma omp parallel if (par)
+#pragma omp parallel if (max_team > 1)
   {
     const int T = omp_get_num_threads(), t = omp_get_thread_num();
-    float *abuf = nullptr, *bbuf = nullptr, *mine = dw;
-    try {
-      abuf = gemm::scratch(0, size_t(kc) * kpan);
-      bbuf = gemm::scratch(1, size_t(kc) * ceil_div(nc, kNR) * kNR);
-      if (t > 0) {
-        mine = gemm::scratch(3, size_t(dwsize));
-        std::fill(mine, mine + dwsize, 0.f);
+    if (!reuse_x) {
+#pragma omp for schedule(static) nowait
+      for (int64_t job = 0; job < int64_t(p.N) * p.C; ++job) {
+        const int64_t n = job % p.N, c = job / p.N;
+        build_planes(p, L, x + n * CHW + c * int64_t(p.H) * p.W,
+                     planes + c * st * st * G + n * plane, G);
       }
+    }
+    const int groups = int(Kpad / 16);
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < int64_t(p.N) * groups; ++job) {
+      const int64_t n = job / groups;
+      const int kg = int(job % groups);
+      const int kp = kg * 16 / nb, within = kg * 16 % nb;
+      transpose_dy16(dy + n * K * P, K, kg * 16, OH, OW, Wq, plane,
+                     dyt + int64_t(kp) * G * nb + n * plane * nb + within, nb);
+    }
+    float* mine = nullptr;
+    try {
+      mine = gemm::scratch(3, size_t(taps_pad * Kpad));
+      std::fill(mine, mine + taps_pad * Kpad, 0.f);
       partial[size_t(t)] = mine;
     } catch (...) {
 #pragma omp critical(yolite_conv_err)
@@ -403,62 +718,45 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     }
 #pragma omp barrier
     if (!failed.load()) {
-      // this thread's reduction steps: [q0, q1) of the flattened (image, pixel) range
-      const int64_t q0 = total * t / T, q1 = total * (t + 1) / T;
-      for (int64_t q = q0; q < q1;) {
-        const int64_t n = q / P, pix0 = q % P;
-        const int64_t seg_end = std::min(q1, (n + 1) * P);
-        const int64_t len = seg_end - q;
-        const float* ximg = x + n * CHW;
-        const float* dyimg = dy + n * K * P;
-        for (int64_t j0 = 0; j0 < CRS; j0 += nc) {
-          const int ncols = int(std::min<int64_t>(nc, CRS - j0));
-          // A: element (row = k, step = pixel) = dy[n, k, pix0 + step]
-          auto pa = [&](int64_t k0, int kcb, float* dst) {
-            pack_a(dyimg + pix0 + k0, P, 1, K, kcb, dst);
-          };
-          // B: element (step = pixel, column = crs) = col[crs, pix0 + step]
-          auto pb = [&](int64_t k0, int kcb, float* dst) {
-            alignas(64) float row[kKcMax];
-            for (int jj = 0; jj < ncols; ++jj) {
-              const int64_t crs = j0 + jj;
-              const int c = int(crs / RS), r = int(crs % RS) / p.S, s = int(crs % p.S);
-              im2col_row(p, ximg, c, r, s, pix0 + k0, kcb, row);
-              float* d = dst + int64_t(jj / kNR) * kcb * kNR + (jj % kNR);
-              for (int kk = 0; kk < kcb; ++kk) d[kk * kNR] = row[kk];
-            }
-            // zero the padding columns of the last panel
-            const int tail = ncols % kNR;
-            if (tail) {
-              float* d = dst + int64_t(ncols / kNR) * kcb * kNR;
-              for (int kk = 0; kk < kcb; ++kk) std::fill(d + kk * kNR + tail, d + (kk + 1) * kNR, 0.f);
-            }
-          };
-          gemm_blocked(K, ncols, len, kc, pa, pb, mine + j0, CRS, true, nullptr, abuf, bbuf);
+      // this thread's positions, in blocks of kcq
+      const int64_t g0 = G * t / T, g1 = G * (t + 1) / T;
+      const int kcq = 256;
+      for (int64_t gs = g0; gs < g1; gs += kcq) {
+        const int kc = int(std::min<int64_t>(kcq, g1 - gs));
+        for (int64_t t0 = 0; t0 < CRS; t0 += kMR) {
+          const int mr = int(std::min<int64_t>(kMR, CRS - t0));
+          const float* arows[kMR];
+          for (int i = 0; i < mr; ++i) arows[i] = A + boff[size_t(t0 + i)] + gs;
+          for (int kp = 0; kp < kpan; ++kp)
+            gemm::rowptr_kernel(kc, arows, dyt + (int64_t(kp) * G + gs) * nb, nb,
+                                mine + t0 * Kpad + int64_t(kp) * nb, Kpad, mr,
+                                std::min(nb, K - kp * nb));
         }
-        q = seg_end;
       }
     }
 #pragma omp barrier
-    if (!failed.load() && T > 1) {
-#pragma omp for schedule(static)
-      for (int64_t e = 0; e < dwsize; ++e) {
-        float v = dw[e];
-        for (int u = 1; u < T; ++u) v += partial[size_t(u)][e];
-        dw[e] = v;
-      }
-    }
-    if (db && !failed.load()) {
-#pragma omp for schedule(static)
+    if (!failed.load()) {
+#pragma omp for schedule(static) nowait
       for (int k = 0; k < K; ++k) {
-        float acc = 0.f;
-        for (int64_t n = 0; n < p.N; ++n) {
-          const float* row = dy + (n * K + k) * P;
-          float s = 0.f;
-          for (int64_t j = 0; j < P; ++j) s += row[j];
-          acc += s;
+        float* dwk = dw + int64_t(k) * CRS;
+        for (int64_t tp = 0; tp < CRS; ++tp) {
+          float v = 0.f;
+          for (int u = 0; u < T; ++u) v += partial[size_t(u)][tp * Kpad + k];
+          dwk[tp] += v;
         }
-        db[k] += acc;
+      }
+      if (db) {
+#pragma omp for schedule(static)
+        for (int k = 0; k < K; ++k) {
+          float acc = 0.f;
+          for (int64_t n = 0; n < p.N; ++n) {
+            const float* row = dy + (n * K + k) * P;
+            float s = 0.f;
+            for (int64_t j = 0; j < P; ++j) s += row[j];
+            acc += s;
+          }
+          db[k] += acc;
+        }
       }
     }
   }

@@ -184,4 +184,205 @@ inline void micro_kernel(int kc, const float* a, const float* b, float* c, int64
 #endif
 }
 
+
+// ---- shifted ("implicit") GEMM kernel ---------------------------------------------------------
+// Same product, but B is read in place instead of from a packed panel: step kk of column j is
+// b[boff[kk] + j]. For a convolution, b is the (padded, stride-phase split) input image and
+// boff[kk] the shift of tap (c, r, s), so no im2col copy is made. The tile's 48 columns are 48
+// consecutive positions of a padded output grid; the ones outside the real image are dropped,
+// and the kept ones land on consecutive elements of C (see TileMap).
+struct TileMap {
+  int nr = 0;            // columns computed (lanes past nr are neither read nor written)
+  int first = 0;         // destination offset of the first kept column
+  bool dense = false;    // every column < nr kept: destinations first, first+1, ...
+  uint16_t keep[3] = {};  // kept lanes of each 16-column vector
+  int vdst[3] = {};       // destination offset of the first kept lane of each vector
+  int dst[kNR] = {};      // destination offset of each column, -1 = dropped (portable path)
+};
+
+// c[i*ldc + dst[j]]  (+)=  sum_kk a[kk*kMR + i] * b[boff[kk] + j]   for i < mr, kept j.
+inline void shift_kernel_generic(int kc, const float* a, const float* b, const int64_t* boff,
+                                 float* c, int64_t ldc, int mr, const TileMap& map,
+                                 bool accumulate, const float* bias) {
+  float acc[kMR][kNR];
+  for (int i = 0; i < kMR; ++i)
+    for (int j = 0; j < kNR; ++j) acc[i][j] = 0.f;
+  const int nr = map.nr;
+  for (int kk = 0; kk < kc; ++kk) {
+    const float* bk = b + boff[kk];
+    const float* ak = a + int64_t(kk) * kMR;
+    for (int i = 0; i < kMR; ++i)
+      for (int j = 0; j < nr; ++j) acc[i][j] += ak[i] * bk[j];
+  }
+  for (int i = 0; i < mr; ++i) {
+    float* ci = c + i * ldc;
+    const float init = (!accumulate && bias) ? bias[i] : 0.f;
+    for (int j = 0; j < nr; ++j) {
+      const int d = map.dst[j];
+      if (d < 0) continue;
+      ci[d] = accumulate ? ci[d] + acc[i][j] : init + acc[i][j];
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+template <int NV>
+inline void shift_kernel_avx512_nv(int kc, const float* a, const float* b, const int64_t* boff,
+                                   float* c, int64_t ldc, int mr, const TileMap& map,
+                                   bool accumulate, const float* bias) {
+  __m512 acc[kMR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  __mmask16 lm[NV];
+#pragma GCC unroll 3
+  for (int v = 0; v < NV; ++v) {
+    int left = map.nr - 16 * v;
+    lm[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+  }
+  for (int kk = 0; kk < kc; ++kk) {
+    const float* bk = b + boff[kk];
+    const float* ak = a + int64_t(kk) * kMR;
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(lm[v], bk + 16 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      __m512 ai = _mm512_set1_ps(ak[i]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  }
+  if (map.dense) {
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      if (i >= mr) break;
+      float* ci = c + i * ldc + map.first;
+      __m512 init = (!accumulate && bias) ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) {
+        __m512 r = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(lm[v], ci + 16 * v), acc[i][v])
+                              : _mm512_add_ps(init, acc[i][v]);
+        _mm512_mask_storeu_ps(ci + 16 * v, lm[v], r);
+      }
+    }
+    return;
+  }
+  __mmask16 km[NV], cm[NV];
+#pragma GCC unroll 3
+  for (int v = 0; v < NV; ++v) {
+    km[v] = __mmask16(map.keep[v] & lm[v]);
+    const int cnt = __builtin_popcount(unsigned(km[v]));
+    cm[v] = cnt >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cnt) - 1);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i) {
+    if (i >= mr) break;
+    float* ci = c + i * ldc;
+    __m512 init = (!accumulate && bias) ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      if (!cm[v]) continue;
+      float* d = ci + map.vdst[v];
+      __m512 r = _mm512_maskz_compress_ps(km[v], acc[i][v]);
+      r = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(cm[v], d), r) : _mm512_add_ps(init, r);
+      _mm512_mask_storeu_ps(d, cm[v], r);
+    }
+  }
+}
+#endif
+
+inline void shift_kernel(int kc, const float* a, const float* b, const int64_t* boff, float* c,
+                         int64_t ldc, int mr, const TileMap& map, bool accumulate,
+                         const float* bias) {
+#if defined(__AVX512F__)
+  if (map.nr > 32)
+    shift_kernel_avx512_nv<3>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+  else if (map.nr > 16)
+    shift_kernel_avx512_nv<2>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+  else
+    shift_kernel_avx512_nv<1>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+#else
+  shift_kernel_generic(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+#endif
+}
+
+// ---- row-pointer kernel (A read in place) ---------------------------------------------------
+// c[i*ldc + j] += sum_kk a[i][kk] * b[kk*ldb + j] for i < mr, j < nr, where row i of A is read
+// straight from memory at a[i] (the weight gradient reads its A rows -- shifted input planes --
+// this way, without packing). B is a packed panel ldb = 16, 32 or 48 floats wide (64-byte
+// aligned rows). Always accumulates.
+inline void rowptr_kernel_generic(int kc, const float* const* a, const float* b, int ldb,
+                                  float* c, int64_t ldc, int mr, int nr) {
+  float acc[kMR][kNR];
+  for (int i = 0; i < kMR; ++i)
+    for (int j = 0; j < kNR; ++j) acc[i][j] = 0.f;
+  for (int kk = 0; kk < kc; ++kk) {
+    const float* bk = b + int64_t(kk) * ldb;
+    for (int i = 0; i < mr; ++i) {
+      const float ai = a[i][kk];
+      for (int j = 0; j < nr; ++j) acc[i][j] += ai * bk[j];
+    }
+  }
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) c[i * ldc + j] += acc[i][j];
+}
+
+#if defined(__AVX512F__)
+template <int NV>
+inline void rowptr_kernel_avx512_nv(int kc, const float* const* a, const float* b, int ldb,
+                                    float* c, int64_t ldc, int mr, int nr) {
+  __m512 acc[kMR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  const float* ar[kMR];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i) ar[i] = a[i < mr ? i : 0];  // rows past mr: any valid row
+  for (int kk = 0; kk < kc; ++kk) {
+    const float* bk = b + int64_t(kk) * ldb;
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(bk + 16 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      __m512 ai = _mm512_set1_ps(ar[i][kk]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  }
+  __mmask16 mask[NV];
+#pragma GCC unroll 3
+  for (int v = 0; v < NV; ++v) {
+    int left = nr - 16 * v;
+    mask[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kMR; ++i) {
+    if (i >= mr) break;
+    float* ci = c + i * ldc;
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(ci + 16 * v, mask[v],
+                            _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ci + 16 * v), acc[i][v]));
+  }
+}
+#endif
+
+inline void rowptr_kernel(int kc, const float* const* a, const float* b, int ldb, float* c,
+                          int64_t ldc, int mr, int nr) {
+#if defined(__AVX512F__)
+  if (nr > 32)
+    rowptr_kernel_avx512_nv<3>(kc, a, b, ldb, c, ldc, mr, nr);
+  else if (nr > 16)
+    rowptr_kernel_avx512_nv<2>(kc, a, b, ldb, c, ldc, mr, nr);
+  else
+    rowptr_kernel_avx512_nv<1>(kc, a, b, ldb, c, ldc, mr, nr);
+#else
+  rowptr_kernel_generic(kc, a, b, ldb, c, ldc, mr, nr);
+#endif
+}
+
 }  // namespace yolite::ops::gemm
