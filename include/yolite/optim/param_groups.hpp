@@ -1,4 +1,5 @@
-// optim/param_groups.hpp -- named parameters, YOLOv5's three parameter groups, grad clipping.
+// optim/param_groups.hpp -- named parameters, YOLOv5's three parameter groups, the Optimizer
+// interface (step, zero_grad, state export/import by name) and gradient-norm clipping.
 //
 //   auto groups = optim::yolo_param_groups(model.named_parameters(), /*lr0=*/0.01,
 //                                          /*momentum=*/0.937, /*weight_decay=*/5e-4);
@@ -12,6 +13,9 @@
 // Each group has its own lr, momentum and weight decay (the warm-up changes lr and momentum
 // per group every iteration; see optim/schedule.hpp) and keeps `initial_lr`, the lr that a
 // LambdaLR schedule multiplies.
+//
+// Optimizer state for resume: opt.state_dict() gives (name, tensor) pairs such as
+// "model.0.conv.weight.momentum_buffer"; opt.load_state_dict(pairs) restores them.
 #pragma once
 #include <cmath>
 #include <string>
