@@ -161,6 +161,76 @@ TEST_SUITE("data") {
     CHECK_FALSE(same(run_epoch(other, 0)[0].images, runs[0][0].images));
   }
 
+  TEST_CASE("loader: augmented samples (mosaic, scale, flips) keep their boxes on their objects") {
+    // White blocks on black: after the whole training pipeline (HSV off) every box must touch
+    // white pixels near each of its four edges, and the boxes cover the white pixels.
+    TempSet t("geo");
+    Rng rng(6);
+    for (int i = 0; i < 8; ++i) {
+      const int w = i % 2 ? 64 : 48, h = i % 3 ? 64 : 40;
+      Image img(w, h, 3, 0);
+      int x1 = rng.randint(0, w / 2), y1 = rng.randint(0, h / 2);
+      int x2 = rng.randint(x1 + 8, w), y2 = rng.randint(y1 + 8, h);
+      for (int y = y1; y < y2; ++y)
+        for (int x = x1; x < x2; ++x) img.at(x, y)[0] = img.at(x, y)[1] = img.at(x, y)[2] = 255;
+      save_image(t.dir / str("g", i, ".png"), img);
+      Sample s;
+      s.image_path = str("g", i, ".png");
+      s.boxes.push_back({0, (x1 + x2) / 2.f / w, (y1 + y2) / 2.f / h, float(x2 - x1) / w, float(y2 - y1) / h});
+      t.ds.samples.push_back(s);
+    }
+    LoaderOptions o;
+    o.imgsz = 64, o.augment = true, o.workers = 0, o.root = t.dir, o.seed = 9;
+    o.hyp.hsv_h = o.hyp.hsv_s = o.hyp.hsv_v = 0;
+    o.hyp.flipud = 0.5f, o.hyp.fliplr = 0.5f, o.hyp.mosaic = 0.7f;
+    Loader L(t.ds, o);
+    int boxes_seen = 0;
+    for (int epoch = 0; epoch < 3; ++epoch)
+      for (int idx = 0; idx < 8; ++idx) {
+        auto it = L.item(epoch, idx, 64, 64);
+        REQUIRE(it.has_value());
+        const Image& im = it->image;
+        REQUIRE(im.w == 64);
+        auto white = [&](int x, int y) {
+          return x >= 0 && y >= 0 && x < im.w && y < im.h && im.at(x, y)[0] > 128 && im.at(x, y)[1] > 128;
+        };
+        long total = 0, covered = 0;
+        std::vector<std::array<float, 4>> px;
+        for (const Box& b : it->boxes)
+          px.push_back({(b.cx - b.w / 2) * 64, (b.cy - b.h / 2) * 64, (b.cx + b.w / 2) * 64, (b.cy + b.h / 2) * 64});
+        for (int y = 0; y < 64; ++y)
+          for (int x = 0; x < 64; ++x)
+            if (white(x, y)) {
+              ++total;
+              for (auto& b : px)
+                if (x + 0.5f >= b[0] - 1.5f && x + 0.5f <= b[2] + 1.5f && y + 0.5f >= b[1] - 1.5f && y + 0.5f <= b[3] + 1.5f) {
+                  ++covered;
+                  break;
+                }
+            }
+        CAPTURE(epoch);
+        CAPTURE(idx);
+        CHECK(covered >= total * 9 / 10);  // slivers dropped by box_candidates may stay bare
+        for (auto& b : px) {
+          ++boxes_seen;
+          // White pixels within 2 px inside each edge (the box is tight, not just covering).
+          auto any_white = [&](int xa, int xb, int ya, int yb) {
+            for (int y = ya; y <= yb; ++y)
+              for (int x = xa; x <= xb; ++x)
+                if (white(x, y)) return true;
+            return false;
+          };
+          const int X1 = int(std::floor(b[0])), Y1 = int(std::floor(b[1]));
+          const int X2 = int(std::ceil(b[2])) - 1, Y2 = int(std::ceil(b[3])) - 1;
+          CHECK(any_white(X1 - 1, X1 + 2, Y1, Y2));
+          CHECK(any_white(X2 - 2, X2 + 1, Y1, Y2));
+          CHECK(any_white(X1, X2, Y1 - 1, Y1 + 2));
+          CHECK(any_white(X1, X2, Y2 - 2, Y2 + 1));
+        }
+      }
+    CHECK(boxes_seen > 24);
+  }
+
   TEST_CASE("loader: every sample exactly once per epoch, reshuffled each epoch") {
     TempSet t("perm");
     Rng rng(3);

@@ -170,6 +170,7 @@ class Loader {
     next_build_ = 0;
     next_give_ = 0;
     ready_.clear();
+    worker_error_ = nullptr;
     started_ = true;
     cv_work_.notify_all();
   }
@@ -189,11 +190,7 @@ class Loader {
       return true;
     }
     cv_done_.wait(lk, [&] { return ready_.count(want) || worker_error_; });
-    if (worker_error_) {
-      auto e = worker_error_;
-      worker_error_ = nullptr;
-      std::rethrow_exception(e);
-    }
+    if (worker_error_) std::rethrow_exception(worker_error_);  // again on every call: its batch never comes
     out = std::move(ready_[want]);
     ready_.erase(want);
     ++next_give_;
