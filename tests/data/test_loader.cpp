@@ -361,3 +361,63 @@ TEST_SUITE("data") {
     CHECK(bs[0].letterbox[0].pad_y == 16);
   }
 }
+
+#include <yolite/data/coco.hpp>
+
+TEST_SUITE("data") {
+  TEST_CASE("loader: real COCO images (BCCD): targets map back onto the COCO boxes") {
+    const fs::path root = fs::path(YOLITE_SHARED_DIR) / "datasets" / "bccd";
+    if (!fs::exists(root / "annotations" / "instances_val.json")) {
+      MESSAGE("BCCD not found under ", root.string(), "; skipped");
+      return;
+    }
+    Coco coco = read_coco(root / "annotations" / "instances_val.json");
+    Dataset all = coco_to_dataset(coco, root / "images");
+    Dataset ds;
+    ds.names = all.names;
+    ds.samples.assign(all.samples.begin(), all.samples.begin() + 8);
+    LoaderOptions o;
+    o.imgsz = 320, o.batch = 4, o.workers = 1;
+    Loader L(ds, o);
+    Batch b = L.batch(0, 0);
+    REQUIRE(b.size() == 4);
+    CHECK(b.images.shape() == Shape({4, 3, 320, 320}));
+    for (int i = 0; i < 4; ++i) {
+      const Sample& s = ds.samples[size_t(i)];
+      CHECK(b.orig_hw[size_t(i)] == std::array<int, 2>{s.height, s.width});
+      const LetterboxInfo& lb = b.letterbox[size_t(i)];
+      std::vector<std::array<float, 4>> got;
+      for (int64_t r = 0; r < b.targets.size(0); ++r) {
+        if (int(b.targets.at(r, 0)) != i) continue;
+        float cx = b.targets.at(r, 2) * 320, cy = b.targets.at(r, 3) * 320;
+        float w = b.targets.at(r, 4) * 320, h = b.targets.at(r, 5) * 320;
+        struct {
+          float x1, y1, x2, y2;
+        } box{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+        auto o2 = lb.to_original(box);
+        got.push_back({o2.x1, o2.y1, o2.x2, o2.y2});
+      }
+      REQUIRE(got.size() == s.boxes.size());
+      for (size_t k = 0; k < got.size(); ++k) {
+        const Box& e = s.boxes[k];
+        float ex1 = std::clamp((e.cx - e.w / 2) * s.width, 0.f, float(s.width));
+        float ex2 = std::clamp((e.cx + e.w / 2) * s.width, 0.f, float(s.width));
+        float ey1 = std::clamp((e.cy - e.h / 2) * s.height, 0.f, float(s.height));
+        CHECK(got[k][0] == doctest::Approx(ex1).epsilon(1e-4));
+        CHECK(got[k][2] == doctest::Approx(ex2).epsilon(1e-4));
+        CHECK(got[k][1] == doctest::Approx(ey1).epsilon(1e-4));
+      }
+    }
+    // 640x480 -> 320x240 + 40 grey rows above and below.
+    CHECK(b.letterbox[0].pad_y == 40);
+    CHECK(b.images.at(0, 1, 39, 100) == doctest::Approx(114.f / 255));
+    // Augmented batches of real JPEGs: right shape, boxes inside.
+    o.augment = true, o.shuffle = true;
+    Loader A(ds, o);
+    Batch c = A.batch(0, 1);
+    CHECK(c.images.shape() == Shape({4, 3, 320, 320}));
+    CHECK(c.targets.size(0) > 0);
+    for (int64_t r = 0; r < c.targets.size(0); ++r)
+      for (int k = 2; k < 6; ++k) CHECK((c.targets.at(r, k) >= 0.f && c.targets.at(r, k) <= 1.f));
+  }
+}
