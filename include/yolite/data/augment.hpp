@@ -29,7 +29,13 @@
 // transform with nearest sampling and 0 outside (mixup ORs the two masks). Tests draw each
 // box as bits in a mask and check the boxes still bound the moved pixels; a user can carry a
 // segmentation map the same way. All randomness comes from the Rng passed in.
+//
+// Speed (the loader runs these per training image): the warp tabulates the column part of
+// the inverse map and works in 10-bit fixed point, with an inlined RGB interior loop; HSV
+// converts back through a 180x256 table of (h, s) factors instead of the float formula
+// (hsv8_to_rgb, kept as the reference and checked against the table in the tests).
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
