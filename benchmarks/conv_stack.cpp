@@ -9,7 +9,8 @@
 // nc = 80 -> 3*(5+80) = 255 outputs. Identical shapes are timed once and weighted by their
 // multiplicity. "fwd+bwd" = forward + grad input + grad weight (+ grad bias for Detect); the
 // stem (layer 0) skips grad input on both sides, as in training. Each time is the median of
-// --runs runs after two warm-up runs. Our backward kernels accumulate into existing gradient
+// --runs runs (at least 5) after two warm-up runs, the variants (ours, libtorch NCHW, libtorch
+// channels_last) interleaved run by run; the sums of the best runs are printed too. Our backward kernels accumulate into existing gradient
 // buffers (that is their contract); libtorch allocates fresh ones.
 #include <omp.h>
 
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -119,18 +121,28 @@ struct Builder {
 };
 
 // ---- measuring ------------------------------------------------------------------------------
-template <class F>
-double median_ms(int runs, F&& f) {
-  f();
-  f();  // warm-up (also grows the per-thread scratch buffers)
-  std::vector<double> t;
-  for (int i = 0; i < runs; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+// Times every variant `runs` times, interleaved (v0, v1, ..., v0, v1, ...) so that a burst of
+// load on this shared machine hits all of them alike; two warm-up rounds first (they also grow
+// the per-thread scratch buffers). Returns per variant {median, min} in ms.
+struct Stat {
+  double median = 0, min = 0;
+};
+std::vector<Stat> measure(int runs, const std::vector<std::function<void()>>& variants) {
+  for (int w = 0; w < 2; ++w)
+    for (auto& f : variants) f();
+  std::vector<std::vector<double>> t(variants.size());
+  for (int i = 0; i < runs; ++i)
+    for (size_t v = 0; v < variants.size(); ++v) {
+      auto t0 = Clock::now();
+      variants[v]();
+      t[v].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+  std::vector<Stat> out(variants.size());
+  for (size_t v = 0; v < variants.size(); ++v) {
+    std::sort(t[v].begin(), t[v].end());
+    out[v] = {t[v][t[v].size() / 2], t[v][0]};
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return out;
 }
 
 // FP32 peak of this CPU on `threads` threads: independent FMA chains that never touch memory.
@@ -201,7 +213,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
     if (a == "--threads") threads = v;
-    else if (a == "--runs") runs = std::max(v, 1);
+    else if (a == "--runs") runs = std::max(v, 5);
     else if (a == "--batch") batch = v;
     else if (a == "--size") size = v;
     else {
@@ -263,6 +275,7 @@ int main(int argc, char** argv) {
               "layer", "mult", "C->K RxS/s @HxW", "fwd ms", "GF/s", "%pk", "torch", "t.cl",
               "r", "r.cl", "all ms", "GF/s", "%pk", "torch", "t.cl", "r", "r.cl");
   Times ours_sum, torch_sum, torchcl_sum;
+  Times best_ours, best_torch, best_torchcl;  // sums of the fastest runs (less load noise)
   yolite::Rng rng(42);
   for (auto& c : uniq) {
     yolite::ops::Conv2dParams p;
@@ -279,46 +292,49 @@ int main(int argc, char** argv) {
     for (auto& v : dy) v = float(rng.uniform(-1e-3, 1e-3));
     const float* bp = c.bias ? bias.data() : nullptr;
 
-    Times ours;
-    ours.fwd = median_ms(runs, [&] {
+    std::vector<std::function<void()>> variants;
+    variants.push_back([&] {
       yolite::ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y.data());
     });
-    ours.all = median_ms(runs, [&] {
+    variants.push_back([&] {
       yolite::ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y.data());
       if (c.grad_input) yolite::ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dx.data());
       yolite::ops::conv2d_backward_weight<float>(p, x.data(), dy.data(), dw.data(),
                                                  c.bias ? db.data() : nullptr);
     });
-    Times tt, tcl;
 #if defined(YOLITE_HAVE_TORCH)
-    {
-      auto opt = at::TensorOptions().dtype(at::kFloat);
-      at::Tensor tx = at::from_blob(x.data(), {p.N, p.C, p.H, p.W}, opt).clone();
-      at::Tensor tw = at::from_blob(w.data(), {p.K, p.C, p.R, p.S}, opt).clone();
-      at::Tensor tb = at::from_blob(bias.data(), {p.K}, opt).clone();
-      at::Tensor tdy = at::from_blob(dy.data(), {p.N, p.K, p.OH(), p.OW()}, opt).clone();
-      const std::vector<int64_t> st = {c.stride, c.stride}, pd = {c.pad, c.pad}, dil = {1, 1},
-                                 opad = {0, 0}, bsz = {p.K};
-      for (int layout = 0; layout < 2; ++layout) {
-        at::Tensor X = tx, Wt = tw, DY = tdy;
-        if (layout == 1) {
-          X = tx.contiguous(at::MemoryFormat::ChannelsLast);
-          Wt = tw.contiguous(at::MemoryFormat::ChannelsLast);
-          DY = tdy.contiguous(at::MemoryFormat::ChannelsLast);
-        }
-        at::Tensor B = c.bias ? tb : at::Tensor();
-        Times& t = layout == 0 ? tt : tcl;
-        t.fwd = median_ms(runs, [&] { auto out = at::conv2d(X, Wt, B, st, pd); });
-        t.all = median_ms(runs, [&] {
-          auto out = at::conv2d(X, Wt, B, st, pd);
-          auto g = at::convolution_backward(DY, X, Wt, c.bias ? at::OptionalIntArrayRef(bsz)
-                                                              : at::OptionalIntArrayRef(),
-                                            st, pd, dil, false, opad, 1,
-                                            {c.grad_input, true, c.bias});
-        });
-      }
+    auto opt = at::TensorOptions().dtype(at::kFloat);
+    at::Tensor tx = at::from_blob(x.data(), {p.N, p.C, p.H, p.W}, opt).clone();
+    at::Tensor tw = at::from_blob(w.data(), {p.K, p.C, p.R, p.S}, opt).clone();
+    at::Tensor tb = at::from_blob(bias.data(), {p.K}, opt).clone();
+    at::Tensor tdy = at::from_blob(dy.data(), {p.N, p.K, p.OH(), p.OW()}, opt).clone();
+    const std::vector<int64_t> st = {c.stride, c.stride}, pd = {c.pad, c.pad}, dil = {1, 1},
+                               opad = {0, 0}, bsz = {p.K};
+    at::Tensor TX[2] = {tx, tx.contiguous(at::MemoryFormat::ChannelsLast)};
+    at::Tensor TW[2] = {tw, tw.contiguous(at::MemoryFormat::ChannelsLast)};
+    at::Tensor TDY[2] = {tdy, tdy.contiguous(at::MemoryFormat::ChannelsLast)};
+    at::Tensor B = c.bias ? tb : at::Tensor();
+    for (int layout = 0; layout < 2; ++layout) {
+      variants.push_back([&, layout] { auto out = at::conv2d(TX[layout], TW[layout], B, st, pd); });
+      variants.push_back([&, layout] {
+        auto out = at::conv2d(TX[layout], TW[layout], B, st, pd);
+        auto g = at::convolution_backward(
+            TDY[layout], TX[layout], TW[layout],
+            c.bias ? at::OptionalIntArrayRef(bsz) : at::OptionalIntArrayRef(), st, pd, dil, false,
+            opad, 1, {c.grad_input, true, c.bias});
+      });
     }
 #endif
+    const std::vector<Stat> m = measure(runs, variants);
+    Times ours{m[0].median, m[1].median}, ours_best{m[0].min, m[1].min};
+    Times tt, tcl, tt_best, tcl_best;
+#if defined(YOLITE_HAVE_TORCH)
+    tt = {m[2].median, m[3].median}, tcl = {m[4].median, m[5].median};
+    tt_best = {m[2].min, m[3].min}, tcl_best = {m[4].min, m[5].min};
+#endif
+    best_ours.fwd += ours_best.fwd * c.mult, best_ours.all += ours_best.all * c.mult;
+    best_torch.fwd += tt_best.fwd * c.mult, best_torch.all += tt_best.all * c.mult;
+    best_torchcl.fwd += tcl_best.fwd * c.mult, best_torchcl.all += tcl_best.all * c.mult;
     const double f = double(c.flops(batch)), fa = f * (c.grad_input ? 3 : 2);
     auto gf = [](double fl, double ms) { return fl / (ms * 1e-3) * 1e-9; };
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
@@ -354,6 +370,12 @@ int main(int argc, char** argv) {
   std::printf(" | libtorch NCHW %.1f ms, channels_last %.1f ms | ratio %.2f / %.2f",
               torch_sum.all, torchcl_sum.all, ratio(ours_sum.all, torch_sum.all),
               ratio(ours_sum.all, torchcl_sum.all));
+  std::printf("\nbest-of-%d runs instead of median: forward yolite %.1f ms, libtorch %.1f / %.1f ms "
+              "(ratio %.2f / %.2f); fwd+bwd yolite %.1f ms, libtorch %.1f / %.1f ms (ratio %.2f / %.2f)",
+              runs, best_ours.fwd, best_torch.fwd, best_torchcl.fwd,
+              ratio(best_ours.fwd, best_torch.fwd), ratio(best_ours.fwd, best_torchcl.fwd),
+              best_ours.all, best_torch.all, best_torchcl.all, ratio(best_ours.all, best_torch.all),
+              ratio(best_ours.all, best_torchcl.all));
   std::printf("\nconv-stack yolov5s b%d %d: fwd ratio %.2f, fwd+bwd ratio %.2f (yolite/libtorch default)\n",
               batch, size, ratio(ours_sum.fwd, torch_sum.fwd), ratio(ours_sum.all, torch_sum.all));
 #else

@@ -273,13 +273,15 @@ inline ShiftLayout shift_layout(const Conv2dParams& p) {
 
 // planes of channel c of one image: dst[(a*st + b)*plane + i*Wq + j] = x[c][st*i+a-pad][st*j+b-pad]
 // (phase_stride = distance between the st*st planes of the channel; L.plane when packed)
+// Only plane rows [row0, row1) are built (row0 lands at dst); row1 < 0 means all Hq rows.
 inline void build_planes(const Conv2dParams& p, const ShiftLayout& L, const float* xc,
-                         float* dst, int64_t phase_stride) {
+                         float* dst, int64_t phase_stride, int row0 = 0, int row1 = -1) {
   const int st = L.st;
   if (L.direct) {
     std::memcpy(dst, xc, sizeof(float) * size_t(L.plane));
     return;
   }
+  if (row1 < 0) row1 = L.Hq;
   for (int a = 0; a < st; ++a)
     for (int b = 0; b < st; ++b) {
       float* pl = dst + int64_t(a * st + b) * phase_stride;
@@ -287,8 +289,8 @@ inline void build_planes(const Conv2dParams& p, const ShiftLayout& L, const floa
       const int off = b - p.pad;
       const int lo = std::min(L.Wq, off >= 0 ? 0 : int(ceil_div(-off, st)));
       const int hi = std::max(lo, std::min(L.Wq, (p.W - 1 - off) < 0 ? 0 : (p.W - 1 - off) / st + 1));
-      for (int i = 0; i < L.Hq; ++i) {
-        float* row = pl + int64_t(i) * L.Wq;
+      for (int i = row0; i < row1; ++i) {
+        float* row = pl + int64_t(i - row0) * L.Wq;
         const int ih = st * i + a - p.pad;
         if (ih < 0 || ih >= p.H) {
           std::fill(row, row + L.Wq, 0.f);
@@ -412,13 +414,24 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   const int64_t ch_per_block = std::clamp<int64_t>(28 * 1024 / (seg_per_channel * seg_bytes), 1,
                                                    std::max<int64_t>(1, 512 / RS));
   const int kc = reduction_block(CRS, int(ch_per_block * RS));
-  std::vector<int64_t> boff;
-  tap_offsets(p, L, boff);
-  const float* planes = make_planes(p, L, x, 4);
   const int64_t Q = L.positions;
   const int64_t nqmax = int64_t(kShiftTiles) * kNR;
   const int64_t nqb = ceil_div(Q, nqmax);
   const int64_t nq = ceil_div(ceil_div(Q, nqb), kNR) * kNR;
+  // Each work item builds, in its own scratch (L2-sized), just the plane rows its nq positions
+  // read: rows [q0/Wq, (q1-1+maxshift)/Wq]. The per-tap offsets are into that local copy, whose
+  // planes are len = rows_max*Wq floats apart. (A direct conv reads x in place.)
+  const int64_t maxshift = int64_t((p.R - 1) / st) * L.Wq + (p.S - 1) / st;
+  const int64_t rows_max = std::min<int64_t>(L.Hq, ceil_div(nq + maxshift, L.Wq) + 1);
+  const int64_t len = rows_max * L.Wq;
+  const int64_t local_size = L.direct ? 16 : int64_t(p.C) * st * st * len;
+  std::vector<int64_t> boff(static_cast<size_t>(CRS));
+  for (int64_t t = 0; t < CRS; ++t) {
+    const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
+    boff[size_t(t)] = L.direct ? int64_t(c) * L.plane
+                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * len +
+                                     int64_t(r / st) * L.Wq + s / st;
+  }
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t items0 = p.N * nqb;
   const int mpan = int(ceil_div(M, kMR));
@@ -427,8 +440,8 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                          : int(std::min<int64_t>(mpan, threads));
   const int rows_per_part = int(ceil_div(mpan, mparts)) * kMR;
   const int OW = p.OW();
-  run_items(items0 * mparts, size_t(kc) * rows_per_part, 16, 0,
-            [&](int64_t it, float* abuf, float*, float*) {
+  run_items(items0 * mparts, size_t(kc) * rows_per_part, size_t(local_size), 0,
+            [&](int64_t it, float* abuf, float* local, float*) {
               const int mp = int(it % mparts);
               const int64_t qb = (it / mparts) % nqb, n = it / mparts / nqb;
               const int r0 = mp * rows_per_part;
@@ -439,7 +452,17 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
               int ntiles = 0;
               for (int64_t q = q0; q < q1; q += kNR)
                 make_tile_map(L, OW, q, int(std::min<int64_t>(kNR, q1 - q)), maps[ntiles++]);
-              const float* bimg = planes + n * (L.direct ? CHW : L.image);
+              const float* bimg;  // position q of the tile reads bimg + boff[tap] + q
+              if (L.direct) {
+                bimg = x + n * CHW;
+              } else {
+                const int row0 = int(q0 / L.Wq);
+                const int row1 = int(std::min<int64_t>(L.Hq, (q1 - 1 + maxshift) / L.Wq + 1));
+                for (int c = 0; c < p.C; ++c)
+                  build_planes(p, L, x + n * CHW + int64_t(c) * p.H * p.W,
+                               local + int64_t(c) * st * st * len, len, row0, row1);
+                bimg = local - int64_t(row0) * L.Wq;
+              }
               float* yimg = y + (n * M + r0) * P;
               for (int64_t k0 = 0; k0 < CRS; k0 += kc) {
                 const int kcb = int(std::min<int64_t>(kc, CRS - k0));
@@ -679,7 +702,12 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
                                      int64_t(r / st) * Wq + s / st;
   }
   const bool reuse_x = L.direct && p.N == 1;  // x is already [c][plane]
-  float* planes = reuse_x ? nullptr : gemm::scratch(4, size_t(G) * p.C * st * st);
+  // taps of the last positions read up to maxshift past the end: zeroed slack (dyT is zero
+  // there, but 0 * garbage could be NaN)
+  const int64_t maxshift = int64_t((p.R - 1) / st) * Wq + (p.S - 1) / st;
+  const int64_t nplanes = G * p.C * st * st;
+  float* planes = reuse_x ? nullptr : gemm::scratch(4, size_t(nplanes + maxshift + 16));
+  if (planes) std::fill(planes + nplanes, planes + nplanes + maxshift + 16, 0.f);
   float* dyt = gemm::scratch(6, size_t(G) * Kpad + 16);
   const float* A = reuse_x ? x : planes;
   const int max_team = (!omp_in_parallel() && omp_get_max_threads() > 1) ? omp_get_max_threads() : 1;
@@ -709,7 +737,6 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     float* mine = nullptr;
     try {
       mine = gemm::scratch(3, size_t(taps_pad * Kpad));
-      std::fill(mine, mine + taps_pad * Kpad, 0.f);
       partial[size_t(t)] = mine;
     } catch (...) {
 #pragma omp critical(yolite_conv_err)
@@ -721,6 +748,8 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
       // this thread's positions, in blocks of kcq
       const int64_t g0 = G * t / T, g1 = G * (t + 1) / T;
       const int kcq = 256;
+      // the first block overwrites this thread's dwT (so it needs no zeroing)
+      if (g0 >= g1) std::fill(mine, mine + taps_pad * Kpad, 0.f);
       for (int64_t gs = g0; gs < g1; gs += kcq) {
         const int kc = int(std::min<int64_t>(kcq, g1 - gs));
         for (int64_t t0 = 0; t0 < CRS; t0 += kMR) {
@@ -730,19 +759,33 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
           for (int kp = 0; kp < kpan; ++kp)
             gemm::rowptr_kernel(kc, arows, dyt + (int64_t(kp) * G + gs) * nb, nb,
                                 mine + t0 * Kpad + int64_t(kp) * nb, Kpad, mr,
-                                std::min(nb, K - kp * nb));
+                                std::min(nb, K - kp * nb), gs > g0);
         }
       }
     }
 #pragma omp barrier
     if (!failed.load()) {
+      // dw[k, tp] += sum_u dwT_u[tp, k], in 16 x 64 blocks (a transpose: keep both sides in cache)
+      const int64_t kblocks = ceil_div(K, 16);
 #pragma omp for schedule(static) nowait
-      for (int k = 0; k < K; ++k) {
-        float* dwk = dw + int64_t(k) * CRS;
-        for (int64_t tp = 0; tp < CRS; ++tp) {
-          float v = 0.f;
-          for (int u = 0; u < T; ++u) v += partial[size_t(u)][tp * Kpad + k];
-          dwk[tp] += v;
+      for (int64_t kb = 0; kb < kblocks; ++kb) {
+        const int k0 = int(kb * 16), k1 = std::min(K, k0 + 16);
+        for (int64_t tb = 0; tb < CRS; tb += 64) {
+          const int64_t te = std::min(CRS, tb + 64);
+          float blk[64][16];
+          for (int64_t tp = tb; tp < te; ++tp) {
+            float* row = blk[tp - tb];
+            const float* src0 = partial[0] + tp * Kpad;
+            for (int k = k0; k < k1; ++k) row[k - k0] = src0[k];
+            for (int u = 1; u < T; ++u) {
+              const float* src = partial[size_t(u)] + tp * Kpad;
+              for (int k = k0; k < k1; ++k) row[k - k0] += src[k];
+            }
+          }
+          for (int k = k0; k < k1; ++k) {
+            float* dwk = dw + int64_t(k) * CRS;
+            for (int64_t tp = tb; tp < te; ++tp) dwk[tp] += blk[tp - tb][k - k0];
+          }
         }
       }
       if (db) {

@@ -312,9 +312,9 @@ inline void shift_kernel(int kc, const float* a, const float* b, const int64_t* 
 // c[i*ldc + j] += sum_kk a[i][kk] * b[kk*ldb + j] for i < mr, j < nr, where row i of A is read
 // straight from memory at a[i] (the weight gradient reads its A rows -- shifted input planes --
 // this way, without packing). B is a packed panel ldb = 16, 32 or 48 floats wide (64-byte
-// aligned rows). Always accumulates.
+// aligned rows). accumulate=false overwrites c instead.
 inline void rowptr_kernel_generic(int kc, const float* const* a, const float* b, int ldb,
-                                  float* c, int64_t ldc, int mr, int nr) {
+                                  float* c, int64_t ldc, int mr, int nr, bool accumulate) {
   float acc[kMR][kNR];
   for (int i = 0; i < kMR; ++i)
     for (int j = 0; j < kNR; ++j) acc[i][j] = 0.f;
@@ -326,13 +326,13 @@ inline void rowptr_kernel_generic(int kc, const float* const* a, const float* b,
     }
   }
   for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < nr; ++j) c[i * ldc + j] += acc[i][j];
+    for (int j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
 #if defined(__AVX512F__)
 template <int NV>
 inline void rowptr_kernel_avx512_nv(int kc, const float* const* a, const float* b, int ldb,
-                                    float* c, int64_t ldc, int mr, int nr) {
+                                    float* c, int64_t ldc, int mr, int nr, bool accumulate) {
   __m512 acc[kMR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i)
@@ -365,23 +365,25 @@ inline void rowptr_kernel_avx512_nv(int kc, const float* const* a, const float* 
     float* ci = c + i * ldc;
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v)
-      _mm512_mask_storeu_ps(ci + 16 * v, mask[v],
-                            _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ci + 16 * v), acc[i][v]));
+      _mm512_mask_storeu_ps(
+          ci + 16 * v, mask[v],
+          accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ci + 16 * v), acc[i][v])
+                     : acc[i][v]);
   }
 }
 #endif
 
 inline void rowptr_kernel(int kc, const float* const* a, const float* b, int ldb, float* c,
-                          int64_t ldc, int mr, int nr) {
+                          int64_t ldc, int mr, int nr, bool accumulate = true) {
 #if defined(__AVX512F__)
   if (nr > 32)
-    rowptr_kernel_avx512_nv<3>(kc, a, b, ldb, c, ldc, mr, nr);
+    rowptr_kernel_avx512_nv<3>(kc, a, b, ldb, c, ldc, mr, nr, accumulate);
   else if (nr > 16)
-    rowptr_kernel_avx512_nv<2>(kc, a, b, ldb, c, ldc, mr, nr);
+    rowptr_kernel_avx512_nv<2>(kc, a, b, ldb, c, ldc, mr, nr, accumulate);
   else
-    rowptr_kernel_avx512_nv<1>(kc, a, b, ldb, c, ldc, mr, nr);
+    rowptr_kernel_avx512_nv<1>(kc, a, b, ldb, c, ldc, mr, nr, accumulate);
 #else
-  rowptr_kernel_generic(kc, a, b, ldb, c, ldc, mr, nr);
+  rowptr_kernel_generic(kc, a, b, ldb, c, ldc, mr, nr, accumulate);
 #endif
 }
 
