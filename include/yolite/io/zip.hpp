@@ -1,4 +1,4 @@
-// io/zip.hpp -- read and write zip archives of STORED (uncompressed) members.
+// io/zip.hpp -- read zip archives (STORED and DEFLATE members) and write STORED ones.
 //
 //   io::ZipReader z("weights.npz");              // reads the central directory only
 //   for (auto& e : z.entries()) std::cout << e.name << " " << e.size << "\n";
@@ -12,9 +12,10 @@
 // central directory (at the end of the file), understands zip64 (the extra field 0x0001 and the
 // zip64 end-of-central-directory record) and validates every offset and size against the file
 // size before it reads or allocates, so a truncated or corrupt archive gives a yolite::Error
-// that names the file and what is wrong. Only STORED members can be read: a DEFLATE member
-// (numpy.savez_compressed) is refused with a message saying so. Entries are written with a
-// fixed 1980-01-01 timestamp, so the same content gives the same bytes.
+// that names the file and what is wrong. STORED members are read as they are, DEFLATE members
+// (numpy.savez_compressed, most zip tools) are decompressed by io/inflate.hpp; other methods and
+// encrypted members are refused by name. The writer stores members uncompressed (what numpy.savez
+// and torch.save do) with a fixed 1980-01-01 timestamp, so the same content gives the same bytes.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include "../core/error.hpp"
 #include "crc32.hpp"
 #include "file.hpp"
+#include "inflate.hpp"
 
 namespace yolite::io {
 
@@ -58,12 +60,11 @@ class ZipReader {
     return entries_[it->second];
   }
 
-  // The bytes of one member, checked against its CRC-32.
+  // The bytes of one member (decompressed if needed), checked against its CRC-32.
   std::string read(const std::string& name) const {
     const ZipEntry& e = entry(name);
-    uint64_t off = data_offset(e);
-    std::string s = file_.read(off, e.size, str("member '", e.name, "'"));
-    check_crc(e, s.data(), s.size());
+    std::string s(size_t(e.size), '\0');
+    read_member(e, s.data());
     return s;
   }
   // Same, into caller memory of exactly entry(name).size bytes (for large tensors).
@@ -71,8 +72,7 @@ class ZipReader {
     const ZipEntry& e = entry(name);
     YOLITE_CHECK(n == e.size, path(), ": member '", name, "' has ", e.size, " bytes, caller expected ",
                  n);
-    file_.read_into(data_offset(e), n, dst, str("member '", e.name, "'"));
-    check_crc(e, dst, n);
+    read_member(e, dst);
   }
 
  private:
@@ -180,27 +180,39 @@ class ZipReader {
     }
   }
 
-  uint64_t data_offset(const ZipEntry& e) const {
+  // Reads and checks one member into dst (e.size bytes).
+  void read_member(const ZipEntry& e, void* dst) const {
     if (e.flags & 1) fail(path(), ": member '", e.name, "' is encrypted; not supported");
-    if (e.method == 8)
-      fail(path(), ": member '", e.name,
-           "' is compressed with DEFLATE; only STORED (uncompressed) zip members are supported "
-           "(save with numpy.savez, not savez_compressed)");
-    if (e.method != 0)
+    if (e.method != 0 && e.method != 8)
       fail(path(), ": member '", e.name, "' uses compression method ", e.method,
-           "; only STORED (0) is supported");
-    if (e.compressed_size != e.size)
-      fail(path(), ": STORED member '", e.name, "' has compressed size ", e.compressed_size,
-           " != size ", e.size);
+           "; only STORED (0) and DEFLATE (8) are supported");
+    uint64_t off = data_offset(e);
+    std::string what = str(path(), ": member '", e.name, "'");
+    if (e.method == 0) {
+      if (e.compressed_size != e.size)
+        fail(what, ": STORED member with compressed size ", e.compressed_size, " != size ", e.size);
+      file_.read_into(off, e.size, dst, str("member '", e.name, "'"));
+    } else {
+      // DEFLATE expands at most ~1032:1; a larger claim is a corrupt size field.
+      if (e.size / 1032 > e.compressed_size + 1)
+        fail(what, ": claims ", e.size, " bytes from ", e.compressed_size, " compressed bytes (corrupt size)");
+      std::string packed = file_.read(off, e.compressed_size, str("member '", e.name, "'"));
+      inflate(packed.data(), packed.size(), dst, size_t(e.size), what);
+    }
+    check_crc(e, dst, e.size);
+  }
+
+  // Offset of a member's data, from its local header.
+  uint64_t data_offset(const ZipEntry& e) const {
     std::string h = file_.read(e.local_offset, 30, str("local header of '", e.name, "'"));
     const auto* u = reinterpret_cast<const unsigned char*>(h.data());
     if (le32(u) != kLocalSig)
       fail(path(), ": corrupt zip archive: bad local header signature for member '", e.name,
            "' at offset ", e.local_offset);
     uint64_t off = e.local_offset + 30 + le16(u + 26) + le16(u + 28);
-    if (off > file_.size() || e.size > file_.size() - off)
+    if (off > file_.size() || e.compressed_size > file_.size() - off)
       fail(path(), ": truncated or corrupt zip archive: member '", e.name, "' needs bytes ", off,
-           "..", off + e.size, " but the file has ", file_.size());
+           "..", off + e.compressed_size, " but the file has ", file_.size());
     return off;
   }
 
