@@ -633,52 +633,57 @@ inline void transpose16(const __m512* in, __m512* out) {
 }
 #endif
 
-// One image's dy [K, OH*OW] transposed onto the padded position grid: for the 16 channels
-// k0..k0+15 (zero past K), d[q*ld + i] = dy[k0+i, oh, ow] at q = oh*Wq + ow, 0 at dropped q.
-inline void transpose_dy16(const float* dyimg, int K, int k0, int OH, int OW, int Wq,
-                           int64_t positions, float* d, int ld) {
-  const int64_t P = int64_t(OH) * OW;
-  int64_t q = 0;
+// dy of one image transposed onto the padded position grid, for positions [q0, q0+n):
+// d[j*ld + i] = dy[k0+i, oh, ow] at q0 + j = oh*Wq + ow (i < 16; 0 past K and at dropped
+// positions ow >= OW).
+inline void transpose_dy16(const float* dyimg, int K, int k0, int OW, int Wq, int64_t P,
+                           int64_t q0, int n, float* d, int ld) {
 #if defined(__AVX512F__)
   const float* rows[16];
   for (int i = 0; i < 16; ++i) rows[i] = k0 + i < K ? dyimg + int64_t(k0 + i) * P : nullptr;
   const __m512 zero = _mm512_setzero_ps();
-  for (int oh = 0; oh < OH; ++oh) {
-    for (int ow = 0; ow < OW; ow += 16) {
-      const int cnt = std::min(16, OW - ow);
+  int64_t q = q0;
+  const int64_t qend = q0 + n;
+  while (q < qend) {
+    const int64_t oh = q / Wq;
+    const int ow0 = int(q % Wq);
+    const int64_t row_end = std::min(qend, (oh + 1) * Wq);
+    // valid part of this grid row: ow in [ow0, min(OW, ...))
+    const int ow_end = int(std::min<int64_t>(OW, row_end - oh * Wq));
+    for (int ow = ow0; ow < ow_end; ow += 16) {
+      const int cnt = std::min(16, ow_end - ow);
       const __mmask16 m = cnt >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cnt) - 1);
       __m512 in[16], out[16];
       for (int i = 0; i < 16; ++i)
-        in[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + int64_t(oh) * OW + ow) : zero;
+        in[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + oh * OW + ow) : zero;
       transpose16(in, out);
-      for (int j = 0; j < cnt; ++j) _mm512_store_ps(d + (q + ow + j) * ld, out[j]);
+      float* dst = d + (oh * Wq + ow - q0) * ld;
+      for (int j = 0; j < cnt; ++j) _mm512_store_ps(dst + j * ld, out[j]);
     }
-    for (int ow = OW; ow < Wq; ++ow) _mm512_store_ps(d + (q + ow) * ld, zero);
-    q += Wq;
+    for (int64_t g = std::max<int64_t>(q, oh * Wq + OW); g < row_end; ++g)
+      _mm512_store_ps(d + (g - q0) * ld, zero);
+    q = row_end;
   }
-  for (; q < positions; ++q) _mm512_store_ps(d + q * ld, zero);
 #else
-  for (int oh = 0; oh < OH; ++oh) {
-    for (int ow = 0; ow < Wq; ++ow)
-      for (int i = 0; i < 16; ++i)
-        d[(q + ow) * ld + i] =
-            (ow < OW && k0 + i < K) ? dyimg[int64_t(k0 + i) * P + int64_t(oh) * OW + ow] : 0.f;
-    q += Wq;
+  for (int j = 0; j < n; ++j) {
+    const int64_t q = q0 + j, oh = q / Wq;
+    const int ow = int(q % Wq);
+    for (int i = 0; i < 16; ++i)
+      d[j * ld + i] = (ow < OW && k0 + i < K) ? dyimg[int64_t(k0 + i) * P + oh * OW + ow] : 0.f;
   }
-  for (; q < positions; ++q)
-    for (int i = 0; i < 16; ++i) d[q * ld + i] = 0.f;
 #endif
 }
 
 }  // namespace detail
 
-// dw[k, t] = sum over positions g of dyT[g, k] * planes[offset(t) + g], t = tap (c,r,s).
-// Here the planes are laid out channel-major, [c][phase][image][Hq*Wq], so one tap's row runs
-// through all N images without a break and the reduction is one long range of positions
-// (g = n*plane + q; the rows between images are zero in dyT). Computed transposed, dwT[t, k],
-// with the row-pointer kernel: 8 taps are the A rows, read in place from the planes; B is dy
-// transposed into panels [g][k] of nb = 16/32/48 channels. Threads split the positions and sum
-// into private dwT copies, added into dw in thread order.
+// dw[k, t] = sum over positions q (of every image) of dy[k, q] * planes[offset(t) + q], with
+// t = tap (c,r,s) and q on the padded grid of the shifted GEMM (dropped positions count 0).
+// Computed transposed, dwT[t, k], by the row-pointer kernel: 8 taps are the A rows, read in
+// place from the input planes; B is dy transposed into panels [q][k] of nb = 16/32/48
+// channels. Threads split the (image, position) range; each walks its range in blocks of kcq
+// positions, building just the plane rows and the dyT panel the block needs (L2-sized, so
+// nothing round-trips through memory), and sums into a private dwT; the copies are added into
+// dw in thread order (deterministic for a given thread count).
 inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
                                    float* dw, float* db) {
   using namespace detail;
@@ -686,30 +691,25 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
   const ShiftLayout L = shift_layout(p);
   const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW();
   const int64_t CHW = int64_t(p.C) * p.H * p.W;
-  const int64_t plane = L.plane, G = int64_t(p.N) * plane;  // positions of all images
-  const int OH = p.OH(), OW = p.OW(), Wq = L.Wq;
+  const int64_t Q = L.positions;
+  const int OW = p.OW(), Wq = L.Wq;
   const int nb = K >= kNR ? kNR : int(ceil_div(K, 16) * 16);
   const int kpan = int(ceil_div(K, nb));
   const int64_t Kpad = int64_t(kpan) * nb;
   const int64_t taps_pad = ceil_div(CRS, kMR) * kMR;
-
-  // tap offsets in the channel-major planes
+  // positions per block: at least 4 grid rows, so the halo rows built around it stay cheap
+  const int kcq = int(std::clamp<int64_t>(4 * int64_t(Wq), 256, 1024));
+  const int64_t maxshift = int64_t((p.R - 1) / st) * Wq + (p.S - 1) / st;
+  const int64_t rows_max = std::min<int64_t>(L.Hq, ceil_div(kcq + maxshift, Wq) + 1);
+  const int64_t len = rows_max * Wq;  // floats between local planes
+  const int64_t local_size = L.direct ? 16 : int64_t(p.C) * st * st * len;
   std::vector<int64_t> boff(static_cast<size_t>(CRS));
   for (int64_t t = 0; t < CRS; ++t) {
     const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
-    boff[size_t(t)] = L.direct ? int64_t(c) * G
-                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * G +
+    boff[size_t(t)] = L.direct ? int64_t(c) * P
+                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * len +
                                      int64_t(r / st) * Wq + s / st;
   }
-  const bool reuse_x = L.direct && p.N == 1;  // x is already [c][plane]
-  // taps of the last positions read up to maxshift past the end: zeroed slack (dyT is zero
-  // there, but 0 * garbage could be NaN)
-  const int64_t maxshift = int64_t((p.R - 1) / st) * Wq + (p.S - 1) / st;
-  const int64_t nplanes = G * p.C * st * st;
-  float* planes = reuse_x ? nullptr : gemm::scratch(4, size_t(nplanes + maxshift + 16));
-  if (planes) std::fill(planes + nplanes, planes + nplanes + maxshift + 16, 0.f);
-  float* dyt = gemm::scratch(6, size_t(G) * Kpad + 16);
-  const float* A = reuse_x ? x : planes;
   const int max_team = (!omp_in_parallel() && omp_get_max_threads() > 1) ? omp_get_max_threads() : 1;
   std::vector<float*> partial(size_t(max_team), nullptr);
   std::exception_ptr err = nullptr;
@@ -717,26 +717,11 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
 #pragma omp parallel if (max_team > 1)
   {
     const int T = omp_get_num_threads(), t = omp_get_thread_num();
-    if (!reuse_x) {
-#pragma omp for schedule(static) nowait
-      for (int64_t job = 0; job < int64_t(p.N) * p.C; ++job) {
-        const int64_t n = job % p.N, c = job / p.N;
-        build_planes(p, L, x + n * CHW + c * int64_t(p.H) * p.W,
-                     planes + c * st * st * G + n * plane, G);
-      }
-    }
-    const int groups = int(Kpad / 16);
-#pragma omp for schedule(static)
-    for (int64_t job = 0; job < int64_t(p.N) * groups; ++job) {
-      const int64_t n = job / groups;
-      const int kg = int(job % groups);
-      const int kp = kg * 16 / nb, within = kg * 16 % nb;
-      transpose_dy16(dy + n * K * P, K, kg * 16, OH, OW, Wq, plane,
-                     dyt + int64_t(kp) * G * nb + n * plane * nb + within, nb);
-    }
-    float* mine = nullptr;
+    float *mine = nullptr, *local = nullptr, *dyt = nullptr;
     try {
       mine = gemm::scratch(3, size_t(taps_pad * Kpad));
+      local = gemm::scratch(4, size_t(local_size));
+      dyt = gemm::scratch(6, size_t(kcq) * Kpad);
       partial[size_t(t)] = mine;
     } catch (...) {
 #pragma omp critical(yolite_conv_err)
@@ -745,22 +730,42 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     }
 #pragma omp barrier
     if (!failed.load()) {
-      // this thread's positions, in blocks of kcq
-      const int64_t g0 = G * t / T, g1 = G * (t + 1) / T;
-      const int kcq = 256;
+      const int64_t total = int64_t(p.N) * Q;
+      const int64_t g0 = total * t / T, g1 = total * (t + 1) / T;
       // the first block overwrites this thread's dwT (so it needs no zeroing)
       if (g0 >= g1) std::fill(mine, mine + taps_pad * Kpad, 0.f);
-      for (int64_t gs = g0; gs < g1; gs += kcq) {
-        const int kc = int(std::min<int64_t>(kcq, g1 - gs));
+      bool first = true;
+      for (int64_t g = g0; g < g1;) {
+        const int64_t n = g / Q, qs = g % Q;
+        const int kc = int(std::min<int64_t>({int64_t(kcq), g1 - g, Q - qs}));
+        const float* ximg = x + n * CHW;
+        const float* base;  // tap t of position qs + j reads base + boff[t] + j
+        if (L.direct) {
+          base = ximg + qs;
+        } else {
+          const int row0 = int(qs / Wq);
+          const int row1 = int(std::min<int64_t>(L.Hq, (qs + kc - 1 + maxshift) / Wq + 1));
+          for (int c = 0; c < p.C; ++c)
+            build_planes(p, L, ximg + int64_t(c) * p.H * p.W, local + int64_t(c) * st * st * len,
+                         len, row0, row1);
+          base = local + (qs - int64_t(row0) * Wq);
+        }
+        for (int kg = 0; kg < int(Kpad / 16); ++kg) {
+          const int kp = kg * 16 / nb, within = kg * 16 % nb;
+          transpose_dy16(dy + n * K * P, K, kg * 16, OW, Wq, P, qs, kc,
+                         dyt + int64_t(kp) * kc * nb + within, nb);
+        }
         for (int64_t t0 = 0; t0 < CRS; t0 += kMR) {
           const int mr = int(std::min<int64_t>(kMR, CRS - t0));
           const float* arows[kMR];
-          for (int i = 0; i < mr; ++i) arows[i] = A + boff[size_t(t0 + i)] + gs;
+          for (int i = 0; i < mr; ++i) arows[i] = base + boff[size_t(t0 + i)];
           for (int kp = 0; kp < kpan; ++kp)
-            gemm::rowptr_kernel(kc, arows, dyt + (int64_t(kp) * G + gs) * nb, nb,
+            gemm::rowptr_kernel(kc, arows, dyt + int64_t(kp) * kc * nb, nb,
                                 mine + t0 * Kpad + int64_t(kp) * nb, Kpad, mr,
-                                std::min(nb, K - kp * nb), gs > g0);
+                                std::min(nb, K - kp * nb), !first);
         }
+        first = false;
+        g += kc;
       }
     }
 #pragma omp barrier
