@@ -153,6 +153,9 @@ int run_synth(int argc, char** argv) {
   if (threads < 0) yolite::fail("--threads must be >= 0, got ", threads);
   if (min_size <= 0 || max_size < min_size || max_size > 2)
     yolite::fail("--min-size/--max-size: need 0 < min <= max <= 2, got ", min_size, " and ", max_size);
+  synth::validate(classes, o);  // before any output: bad values fail with nothing written
+  if (!exist_ok && !yolite::data::empty_or_missing(out))
+    yolite::fail(out, ": output folder exists and is not empty (use --exist-ok to write into it)");
   yolite::set_threads(threads);
   std::printf("yolite synth: %lld images (%zu classes x %d) into %s, seed %llu, %d threads\n",
               static_cast<long long>(int64_t(per_class) * int64_t(classes.size())), classes.size(), per_class,
