@@ -234,3 +234,39 @@ TEST_SUITE("io") {
     CHECK(error_of([&] { io::load_yolov5_pt(tmp / "evil.pt"); }).find("os.system") != std::string::npos);
   }
 }
+
+#include <yolite/io/weights.hpp>
+
+TEST_SUITE("io") {
+TEST_CASE("weights: .pt, checkpoint and npz give the same tensors") {
+  iotest::TempDir tmp("weights");
+  io::Checkpoint a = io::load_weights(iotest::shared("fixtures/yolov5n_nc5_seed0.pt"));
+  CHECK(a.tensors.size() == 292);
+  CHECK(a.int_tensors.size() == 57);
+  CHECK(a.meta["nc"] == 5);
+  CHECK(a.meta["names"].size() == 5);
+  CHECK(a.meta["width_multiple"] == 0.25);
+  CHECK(a.meta["anchors_px"][1][5] == 119.0);
+  CHECK(a.meta["info"]["epoch"] == -1);
+  io::save_checkpoint(tmp / "n.safetensors", a);
+  io::Checkpoint b = io::load_weights(tmp / "n.safetensors");
+  io::Checkpoint c = io::load_weights(iotest::shared("fixtures/yolov5n_nc5_seed0_state.npz"));
+  CHECK(b.meta == a.meta);
+  REQUIRE(b.tensors.size() == a.tensors.size());
+  REQUIRE(c.tensors.size() == a.tensors.size());
+  int diff = 0;
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const auto& x = a.tensors[i].second;
+    for (const io::Checkpoint* o : {&b, &c}) {
+      const auto& y = o->tensors[i].second;
+      diff += o->tensors[i].first != a.tensors[i].first || x.shape() != y.shape() ||
+              std::memcmp(x.data(), y.data(), size_t(x.numel()) * 4) != 0;
+    }
+  }
+  CHECK(diff == 0);
+  CHECK(b.get_int("model.0.bn.num_batches_tracked") == 4);
+  CHECK(c.get_int("model.23.m.0.cv2.bn.num_batches_tracked") == 4);
+  iotest::spit(tmp / "x.txt", "nothing\n");
+  CHECK(iotest::error_of([&] { io::load_weights(tmp / "x.txt"); }).find("x.txt") != std::string::npos);
+}
+}
