@@ -440,8 +440,26 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                          : int(std::min<int64_t>(mpan, threads));
   const int rows_per_part = int(ceil_div(mpan, mparts)) * kMR;
   const int OW = p.OW();
-  run_items(items0 * mparts, size_t(kc) * rows_per_part, size_t(local_size), 0,
-            [&](int64_t it, float* abuf, float* local, float*) {
+  // The weights are packed once per call into A panels (all rows, every reduction block:
+  // block k0 at apack + k0*Mpad, panel ip of it at + ip*kcb*kMR) shared by all work items.
+  const int64_t Mpad = int64_t(mpan) * kMR;
+  const int64_t nkb = ceil_div(CRS, kc);
+  float* apack = gemm::scratch(5, size_t(Mpad * CRS));
+  {
+    const int64_t jobs = nkb * mpan;
+    const bool par = jobs > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t jb = 0; jb < jobs; ++jb) {
+      const int64_t kb = jb / mpan;
+      const int ip = int(jb % mpan);
+      const int64_t k0 = kb * kc;
+      const int kcb = int(std::min<int64_t>(kc, CRS - k0));
+      pack_w(ip * kMR, std::min(kMR, M - ip * kMR), k0, kcb,
+             apack + k0 * Mpad + int64_t(ip) * kcb * kMR);
+    }
+  }
+  run_items(items0 * mparts, 16, size_t(local_size), 0,
+            [&](int64_t it, float*, float* local, float*) {
               const int mp = int(it % mparts);
               const int64_t qb = (it / mparts) % nqb, n = it / mparts / nqb;
               const int r0 = mp * rows_per_part;
@@ -466,7 +484,7 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
               float* yimg = y + (n * M + r0) * P;
               for (int64_t k0 = 0; k0 < CRS; k0 += kc) {
                 const int kcb = int(std::min<int64_t>(kc, CRS - k0));
-                pack_w(r0, m, k0, kcb, abuf);
+                const float* abuf = apack + k0 * Mpad + int64_t(r0 / kMR) * kcb * kMR;
                 const bool acc = accumulate || k0 > 0;
                 const int64_t* bo = boff.data() + k0;
                 // tile outer, A panels inner: the tile's input segments stay in L1 while the
