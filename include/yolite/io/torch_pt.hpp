@@ -172,8 +172,9 @@ class PtReader {
     if (t->offset < 0 || t->offset > s->numel || numel > s->numel - t->offset)
       fail(path_, ": tensor '", name, "' (offset ", t->offset, ", ", numel,
            " elements) lies outside its storage '", s->s, "' of ", s->numel, " elements");
-    auto it = cache_.find(s->s);
-    if (it == cache_.end()) {
+    if (cached_key_ != s->s || !cached_valid_) {
+      // Only the last storage is kept: tensors rarely share one, and this keeps the memory of
+      // a large model at one copy of the weights plus one storage.
       std::string member = prefix_ + "data/" + s->s;
       if (!zip_.has(member)) fail(path_, ": storage '", s->s, "' (", member, ") is missing from the archive");
       uint64_t want = uint64_t(s->numel) * uint64_t(dtype_size(s->dtype));
@@ -181,15 +182,19 @@ class PtReader {
       if (have < want)
         fail(path_, ": storage '", s->s, "' holds ", have, " bytes, its ", s->name, " of ", s->numel,
              " elements needs ", want);
-      it = cache_.emplace(s->s, zip_.read(member)).first;
+      cached_valid_ = false;
+      cached_ = zip_.read(member);
+      cached_key_ = s->s;
+      cached_valid_ = true;
     }
-    return {&it->second, s->dtype};
+    return {&cached_, s->dtype};
   }
 
   std::string path_;
   ZipReader& zip_;
   std::string prefix_;
-  std::map<std::string, std::string> cache_;
+  std::string cached_key_, cached_;
+  bool cached_valid_ = false;
 };
 
 struct ModuleWalker {
