@@ -7,26 +7,28 @@
 //   ops::Conv2dParams p{.N = 8, .C = 64, .H = 80, .W = 80, .K = 64, .R = 3, .S = 3, .stride = 1, .pad = 1};
 //   ops::conv2d_forward<float>(p, x, w, nullptr, y);
 //
-// Every convolution here is a matrix product computed by the packed micro-kernel of gemm.hpp.
-// With CRS = C*R*S and P = OH*OW, and "col" = the im2col matrix of one image (CRS x P,
-// col[(c,r,s), (oh,ow)] = x[c, oh*stride-pad+r, ow*stride-pad+s], 0 in the padding):
+// Every convolution here is a matrix product done by the register-tiled kernels of gemm.hpp.
+// With CRS = C*R*S taps and P = OH*OW output pixels, "col" = the im2col matrix of one image
+// (CRS x P, col[(c,r,s), (oh,ow)] = x[c, oh*stride-pad+r, ow*stride-pad+s], 0 in the padding):
 //
-//   forward          y[n]  (K x P)   = w (K x CRS)     * col[n] (CRS x P)      (+ bias)
-//   backward_input   dcol  (CRS x P) = w^T (CRS x K)   * dy[n] (K x P),   then dx[n] += col2im(dcol)
-//   backward_weight  dw    (K x CRS) += dy[n] (K x P)  * col[n]^T (P x CRS),   summed over n
+//   forward          y[n]  (K x P)   = w (K x CRS)    * col[n]            (+ bias)
+//   backward_input   dx[n]           += col2im( w^T (CRS x K) * dy[n] )
+//   backward_weight  dw    (K x CRS) += sum_n dy[n] (K x P) * col[n]^T
 //
-// The im2col matrix is never materialised: the packing routines read x directly while they copy
-// a kc x 48 block of "col" into the kernel's panel layout (implicit im2col). A 1x1, stride-1,
-// unpadded conv needs no col at all (col = x), and backward_input then adds straight into dx.
-//
-// Blocking: a block of up to kc (~256-384) reduction steps of A (weights) and of B (pixels) is
-// packed per thread; the kernel walks 8-row A panels (kept in L1) against 48-column B panels
-// (kept in L2). Threads (OpenMP, static schedules) take whole work items:
-//   forward / backward_input: (image, block of output pixels [, block of rows]) -- results do not
-//     depend on the thread count at all;
-//   backward_weight: a contiguous range of (image, pixel) reduction steps per thread, each thread
-//     summing into its own copy of dw, the copies then added in thread order -- deterministic
-//     for a given thread count.
+// col is never materialised. The "shifted GEMM" (see ShiftLayout) splits the zero-padded input
+// by stride phase into planes on which every tap (c,r,s) is a constant shift of the output
+// position, so the kernel reads B = col straight from the planes (a 1x1 stride-1 conv reads x
+// itself), and computes a few dropped positions at the right edge of each row instead.
+//   forward:                 shift_conv, B read in place, weights packed once per call.
+//   backward_input stride 1: the same shift_conv on dy with the kernel flipped and transposed.
+//   backward_input stride>1: packed GEMM into a dcol block, then col2im (scatter-add).
+//   backward_weight:         row-pointer kernel: taps read in place from the planes, dy
+//                            transposed per block of positions.
+// Threads (OpenMP, static schedules) take whole work items: forward / backward_input split by
+// (image, block of output positions [, block of rows]) or (image, group of input channels),
+// so their results do not depend on the thread count; backward_weight splits the positions and
+// adds per-thread partial sums in thread order -- deterministic for a given thread count.
+// Scratch buffers come from gemm::scratch (per thread, grow-only, reused between calls).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -60,50 +62,9 @@ inline bool is_pointwise(const Conv2dParams& p) {
   return p.R == 1 && p.S == 1 && p.stride == 1 && p.pad == 0;
 }
 
-// out[q] = col[(c,r,s), j0 + q] for q < n: one row segment of the (virtual) im2col matrix of the
-// image ximg [C,H,W]. Pixels j run over the output grid row-major (j = oh*OW + ow).
-inline void im2col_row(const Conv2dParams& p, const float* ximg, int c, int r, int s, int64_t j0,
-                       int n, float* out) {
-  const float* xc = ximg + int64_t(c) * p.H * p.W;
-  if (is_pointwise(p)) {
-    std::memcpy(out, xc + j0, sizeof(float) * size_t(n));
-    return;
-  }
-  const int OW = p.OW(), st = p.stride, W = p.W;
-  // output columns ow whose input column iw = ow*st - pad + s lies inside [0, W)
-  const int off = s - p.pad;
-  const int lo = off >= 0 ? 0 : int(ceil_div(-off, st));
-  const int hi = (W - 1 - off) < 0 ? -1 : (W - 1 - off) / st;  // inclusive
-  int oh = int(j0 / OW), ow = int(j0 % OW);
-  int q = 0;
-  while (q < n) {
-    const int seg = std::min(OW - ow, n - q);
-    float* o = out + q;
-    const int ih = oh * st - p.pad + r;
-    if (ih < 0 || ih >= p.H) {
-      std::fill(o, o + seg, 0.f);
-    } else {
-      const float* xrow = xc + int64_t(ih) * W;
-      const int a = std::clamp(lo, ow, ow + seg), b = std::clamp(hi + 1, a, ow + seg);
-      std::fill(o, o + (a - ow), 0.f);
-      if (st == 1) {
-        std::memcpy(o + (a - ow), xrow + (a + off), sizeof(float) * size_t(b - a));
-      } else if (st == 2) {
-        const float* src = xrow + (2 * a + off);
-        float* dst = o + (a - ow);
-        for (int t = 0; t < b - a; ++t) dst[t] = src[2 * t];
-      } else {
-        for (int t = a; t < b; ++t) o[t - ow] = xrow[t * st + off];
-      }
-      std::fill(o + (b - ow), o + seg, 0.f);
-    }
-    q += seg;
-    ow = 0;
-    ++oh;
-  }
-}
-
-// The transpose of im2col_row: dx[c, ih, iw] += in[q] for the same (row, pixel) pairs.
+// col2im of one row segment: for the im2col row (c, r, s) (col[(c,r,s), (oh,ow)] =
+// x[c, oh*stride-pad+r, ow*stride-pad+s]) and pixels j0..j0+n-1 of the output grid (row-major),
+// dx[c, ih, iw] += in[j - j0] wherever that input position lies inside the image.
 inline void col2im_row_add(const Conv2dParams& p, float* dximg, int c, int r, int s, int64_t j0,
                            int n, const float* in) {
   float* xc = dximg + int64_t(c) * p.H * p.W;
@@ -165,31 +126,6 @@ inline void pack_b_rows(const float* src, int64_t ld, int kc, int ncols, float* 
     for (int kk = 0; kk < kc; ++kk) {
       std::memcpy(d + kk * kNR, src + kk * ld + j0, sizeof(float) * size_t(nr));
       if (nr < kNR) std::fill(d + kk * kNR + nr, d + (kk + 1) * kNR, 0.f);
-    }
-  }
-}
-
-// C[m x ncols] (ldc) (+)= A * B over a reduction of length kd, in blocks of kc_max steps.
-//   pack_a(k0, kc, dst): all A panels of rows [0, m) for steps [k0, k0+kc)
-//   pack_b(k0, kc, dst): all B panels of columns [0, ncols) for steps [k0, k0+kc)
-// accumulate=false: the first block overwrites C (starting from bias[row] when bias != nullptr).
-template <class PackA, class PackB>
-void gemm_blocked(int m, int ncols, int64_t kd, int kc_max, PackA&& pack_a_fn,
-                  PackB&& pack_b_fn, float* c, int64_t ldc, bool accumulate, const float* bias,
-                  float* abuf, float* bbuf) {
-  const int kcb_nominal = reduction_block(kd, kc_max);
-  for (int64_t k0 = 0; k0 < kd; k0 += kcb_nominal) {
-    const int kc = int(std::min<int64_t>(kcb_nominal, kd - k0));
-    pack_b_fn(k0, kc, bbuf);
-    pack_a_fn(k0, kc, abuf);
-    const bool acc = accumulate || k0 > 0;
-    for (int i0 = 0, ip = 0; i0 < m; i0 += kMR, ++ip) {
-      const float* ap = abuf + int64_t(ip) * kc * kMR;
-      const float* bi = (!acc && bias) ? bias + i0 : nullptr;
-      const int mr = std::min(kMR, m - i0);
-      for (int j0 = 0, pn = 0; j0 < ncols; j0 += kNR, ++pn)
-        gemm::micro_kernel(kc, ap, bbuf + int64_t(pn) * kc * kNR, c + i0 * ldc + j0, ldc, mr,
-                           std::min(kNR, ncols - j0), acc, bi);
     }
   }
 }
@@ -546,72 +482,63 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
     shift_conv(q, dy, pack_wt, nullptr, dx, true);
     return;
   }
-  // A = w^T: element (row = crs, step = k) is w[k*CRS + crs]
-  if (is_pointwise(p)) {
-    // dx[n] (C x P) += w^T * dy[n], straight into dx: items (image, pixel block, row block)
-    const int nc = pixel_block(P, kc);
-    const int64_t nj = ceil_div(P, nc);
-    const int64_t items0 = p.N * nj;
-    const int mpan = int(ceil_div(p.C, kMR));
-    const int mparts = (items0 % threads == 0 || items0 >= 4 * threads)
-                           ? 1
-                           : int(std::min<int64_t>(mpan, threads));
-    const int rows_per_part = int(ceil_div(mpan, mparts)) * kMR;
-    run_items(items0 * mparts, size_t(kc) * rows_per_part, size_t(kc) * nc, 0,
-              [&](int64_t it, float* abuf, float* bbuf, float*) {
-                const int mp = int(it % mparts);
-                const int64_t jb = (it / mparts) % nj, n = it / mparts / nj;
-                const int r0 = mp * rows_per_part;
-                const int m = std::min(p.C - r0, rows_per_part);
-                if (m <= 0) return;
-                const int64_t j0 = jb * nc;
-                const int ncols = int(std::min<int64_t>(nc, P - j0));
-                const float* dyimg = dy + n * K * P;
-                auto pa = [&](int64_t k0, int kcb, float* dst) {
-                  pack_a(w + k0 * CRS + r0, 1, CRS, m, kcb, dst);
-                };
-                auto pb = [&](int64_t k0, int kcb, float* dst) {
-                  pack_b_rows(dyimg + k0 * P + j0, P, kcb, ncols, dst);
-                };
-                gemm_blocked(m, ncols, K, kc, pa, pb, dx + n * CHW + int64_t(r0) * P + j0, P,
-                             true, nullptr, abuf, bbuf);
-              });
-    return;
-  }
-  // General case: per image and group of input channels (so no two threads add into the same
-  // part of dx), dcol blocks go to a scratch buffer and are scattered with col2im.
+  // General case (stride > 1): per image and group of input channels (so no two threads add
+  // into the same part of dx), dcol blocks go to a scratch buffer and are scattered with
+  // col2im. A = w^T is packed once per call (all rows, every reduction block: block k0 at
+  // apack + k0*Mpad, panel ip at + ip*kcb*kMR), B = a block of dy columns once per block.
   const int nc = std::min<int>(pixel_block(P, kc), 240);
+  const int ncpad = int(ceil_div(nc, kNR) * kNR);
   const int64_t nj = ceil_div(P, nc);
   const int cgroups = int(std::min<int64_t>(
       p.C, (p.N % threads == 0 || p.N >= 4 * threads) ? 1 : ceil_div(2 * threads, p.N)));
   const int cper = int(ceil_div(p.C, cgroups));
-  const int rows_max = int(std::max<int64_t>(kMR, std::min<int64_t>(int64_t(cper) * RS, 256)));
-  const int rows_alloc = int(ceil_div(rows_max, kMR)) * kMR;
-  run_items(int64_t(p.N) * cgroups, size_t(kc) * rows_alloc, size_t(kc) * nc,
-            size_t(rows_alloc) * nc, [&](int64_t it, float* abuf, float* bbuf, float* cbuf) {
+  const int rows_max = 256;  // rows of dcol per chunk (a multiple of kMR)
+  const int64_t mpan = ceil_div(CRS, kMR), Mpad = mpan * kMR;
+  float* apack = gemm::scratch(5, size_t(Mpad * K));
+  {
+    const int64_t nkb = ceil_div(K, kc), jobs = nkb * mpan;
+    const bool par = jobs > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t jb = 0; jb < jobs; ++jb) {
+      const int64_t k0 = (jb / mpan) * kc, i0 = (jb % mpan) * kMR;
+      const int kcb = int(std::min<int64_t>(kc, K - k0));
+      pack_a_panel(w + k0 * CRS + i0, 1, CRS, int(std::min<int64_t>(kMR, CRS - i0)), kcb,
+                   apack + k0 * Mpad + (i0 / kMR) * kcb * kMR);
+    }
+  }
+  run_items(int64_t(p.N) * cgroups, 16, size_t(K) * ncpad, size_t(rows_max + kMR) * nc,
+            [&](int64_t it, float*, float* bbuf, float* cbuf) {
               const int g = int(it % cgroups);
               const int64_t n = it / cgroups;
               const int c0 = g * cper, c1 = std::min(p.C, c0 + cper);
               if (c0 >= c1) return;
               const float* dyimg = dy + n * K * P;
               float* dximg = dx + n * CHW;
-              const int64_t row_end = int64_t(c1) * RS;
+              const int64_t row_begin = int64_t(c0) * RS, row_end = int64_t(c1) * RS;
               for (int64_t jb = 0; jb < nj; ++jb) {
                 const int64_t j0 = jb * nc;
                 const int ncols = int(std::min<int64_t>(nc, P - j0));
-                for (int64_t ra = int64_t(c0) * RS; ra < row_end; ra += rows_max) {
-                  const int m = int(std::min<int64_t>(rows_max, row_end - ra));
-                  auto pa = [&](int64_t k0, int kcb, float* dst) {
-                    pack_a(w + k0 * CRS + ra, 1, CRS, m, kcb, dst);
-                  };
-                  auto pb = [&](int64_t k0, int kcb, float* dst) {
-                    pack_b_rows(dyimg + k0 * P + j0, P, kcb, ncols, dst);
-                  };
-                  gemm_blocked(m, ncols, K, kc, pa, pb, cbuf, nc, false, nullptr, abuf, bbuf);
-                  for (int i = 0; i < m; ++i) {
-                    const int64_t row = ra + i;
+                for (int64_t k0 = 0; k0 < K; k0 += kc) {
+                  const int kcb = int(std::min<int64_t>(kc, K - k0));
+                  pack_b_rows(dyimg + k0 * P + j0, P, kcb, ncols, bbuf + k0 * ncpad);
+                }
+                // chunks of panel-aligned rows; only the rows this item owns are scattered
+                for (int64_t ra = row_begin / kMR * kMR; ra < row_end; ra += rows_max) {
+                  const int64_t rb = std::min(row_end, ra + rows_max);
+                  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+                    const int kcb = int(std::min<int64_t>(kc, K - k0));
+                    for (int64_t i0 = ra; i0 < rb; i0 += kMR) {
+                      const float* ap = apack + k0 * Mpad + (i0 / kMR) * kcb * kMR;
+                      const int mr = int(std::min<int64_t>(kMR, CRS - i0));
+                      for (int jj = 0, pn = 0; jj < ncols; jj += kNR, ++pn)
+                        gemm::micro_kernel(kcb, ap, bbuf + k0 * ncpad + int64_t(pn) * kcb * kNR,
+                                           cbuf + (i0 - ra) * nc + jj, nc, mr,
+                                           std::min(kNR, ncols - jj), k0 > 0, nullptr);
+                    }
+                  }
+                  for (int64_t row = std::max(ra, row_begin); row < rb; ++row) {
                     const int c = int(row / RS), r = int(row % RS) / p.S, s = int(row % p.S);
-                    col2im_row_add(p, dximg, c, r, s, j0, ncols, cbuf + int64_t(i) * nc);
+                    col2im_row_add(p, dximg, c, r, s, j0, ncols, cbuf + (row - ra) * nc);
                   }
                 }
               }
