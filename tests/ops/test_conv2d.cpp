@@ -127,6 +127,10 @@ const Case kCases[] = {
     {1, 40, 31, 33, 17, 1, 1, 1, 0, false},  // several pixel blocks (P = 1023)
     {2, 24, 25, 23, 9, 3, 3, 1, 1, false},   // several pixel blocks, 3x3
     {5, 16, 6, 6, 64, 3, 3, 2, 1, true},     // odd batch, rows split between threads
+    {1, 8, 30, 30, 10, 3, 3, 1, 1, false},   // several position blocks of the shifted GEMM
+    {1, 40, 9, 11, 12, 3, 3, 2, 1, true},    // stride 2 with several reduction blocks
+    {1, 4, 9, 9, 400, 3, 3, 2, 1, false},    // stride-2 backward input with K > one block
+    {2, 3, 17, 15, 100, 1, 1, 1, 0, true},   // K = 100: several (and a partial) panels
 };
 
 }  // namespace

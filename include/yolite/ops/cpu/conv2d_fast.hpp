@@ -266,38 +266,6 @@ inline void build_planes(const Conv2dParams& p, const ShiftLayout& L, const floa
     }
 }
 
-// shift of tap t = (c, r, s) into one image's planes
-inline void tap_offsets(const Conv2dParams& p, const ShiftLayout& L, std::vector<int64_t>& boff) {
-  const int RS = p.R * p.S, st = L.st;
-  const int64_t CRS = int64_t(p.C) * RS;
-  boff.resize(static_cast<size_t>(CRS));
-  for (int64_t t = 0; t < CRS; ++t) {
-    const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
-    boff[size_t(t)] = L.direct ? int64_t(c) * L.plane
-                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * L.plane +
-                                     int64_t(r / st) * L.Wq + s / st;
-  }
-}
-
-// The planes of all N images (image n at n*L.image), built in parallel into the calling
-// thread's scratch slot; a direct conv reads x itself.
-inline const float* make_planes(const Conv2dParams& p, const ShiftLayout& L, const float* x,
-                                int slot) {
-  if (L.direct) return x;
-  const int st = L.st;
-  const int64_t CHW = int64_t(p.C) * p.H * p.W;
-  float* buf = gemm::scratch(slot, size_t(L.image) * p.N);
-  const int64_t jobs = int64_t(p.N) * p.C;
-  const bool par = jobs > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t jb = 0; jb < jobs; ++jb) {
-    const int64_t n = jb / p.C, c = jb % p.C;
-    build_planes(p, L, x + n * CHW + c * int64_t(p.H) * p.W,
-                 buf + n * L.image + c * st * st * L.plane, L.plane);
-  }
-  return buf;
-}
-
 // Where the 48 positions [q0, q0+nr) of a tile go in the compact OH x OW output.
 inline void make_tile_map(const ShiftLayout& L, int OW, int64_t q0, int nr, gemm::TileMap& m) {
   m.nr = nr;
