@@ -131,6 +131,8 @@ const Case kCases[] = {
     {1, 40, 9, 11, 12, 3, 3, 2, 1, true},    // stride 2 with several reduction blocks
     {1, 4, 9, 9, 400, 3, 3, 2, 1, false},    // stride-2 backward input with K > one block
     {2, 3, 17, 15, 100, 1, 1, 1, 0, true},   // K = 100: several (and a partial) panels
+    {2, 5, 8, 9, 6, 3, 1, 1, 1, true},       // non-square kernel 3x1
+    {1, 4, 10, 7, 5, 2, 3, 2, 0, false},     // non-square kernel 2x3, stride 2, no padding
 };
 
 }  // namespace
