@@ -64,6 +64,7 @@ struct ValResult {
   // per image (keep_detections): path, original size, detections in original pixels
   struct ImageDets {
     std::string path;
+    int index = 0;  // position of the image in the data set (its COCO export id is index + 1)
     int width = 0, height = 0;
     std::vector<Detection> dets;
     std::vector<eval::GtBox> labels;
@@ -149,7 +150,7 @@ inline ValResult validate(model::YoloModel& m, const data::Dataset& ds, const Va
       r.confusion->add_image(dets, gts);
       coco_images.push_back({gts, dets});
       if (o.keep_detections)
-        r.detections.push_back({b.paths[size_t(i)], b.orig_hw[size_t(i)][1], b.orig_hw[size_t(i)][0], dets, gts});
+        r.detections.push_back({b.paths[size_t(i)], b.indices[size_t(i)], b.orig_hw[size_t(i)][1], b.orig_hw[size_t(i)][0], dets, gts});
       ++r.images;
     }
     t_prev = clock::now();

@@ -1,0 +1,126 @@
+// infer/detector.hpp -- Detector: weights in, boxes out. The API for embedding yolite.
+//
+//   yolite::Detector det("runs/train/exp/weights/best.pt");      // or a YOLOv5 .pt
+//   for (const auto& d : det.detect("photo.jpg"))                 // or det.detect(image)
+//     std::printf("%s %.2f at %.0f,%.0f-%.0f,%.0f\n", det.name(d.cls).c_str(), d.score,
+//                 d.x1, d.y1, d.x2, d.y2);
+//
+// What detect() does (YOLOv5's detect.py): letterbox the image to the input size keeping its
+// aspect (padding to a stride multiple only, grey 114), RGB 0..1 NCHW, an eval-mode forward
+// without a graph, NMS (conf 0.25, IoU 0.45, max 1000 by default), and the boxes mapped back
+// to the original image's pixels. detect() is const and keeps no per-call state in the object,
+// so one Detector can serve several threads at once.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/image.hpp"
+#include "../data/image_io.hpp"
+#include "../data/letterbox.hpp"
+#include "../train/weights.hpp"
+#include "detection.hpp"
+#include "nms.hpp"
+
+namespace yolite {
+
+struct DetectorOptions {
+  int imgsz = 640;          // rounded up to a multiple of the model's largest stride
+  float conf_thres = 0.25f;
+  float iou_thres = 0.45f;
+  int max_det = 1000;
+  std::vector<int> classes;  // keep only these class ids (empty = all)
+  bool agnostic_nms = false;
+};
+
+// Time spent per stage of one detect() call, in milliseconds.
+struct DetectTiming {
+  double pre = 0, inference = 0, nms = 0;
+};
+
+// An image as the network's input: [1, 3, H, W] floats in 0..1 (RGB).
+inline Tensor<float> image_to_tensor(const Image& img) {
+  YOLITE_CHECK(img.c == 3, "image_to_tensor: expected an RGB image, got ", img.c, " channels");
+  Tensor<float> t({1, 3, img.h, img.w});
+  const int64_t plane = int64_t(img.w) * img.h;
+  for (int y = 0; y < img.h; ++y) {
+    const uint8_t* row = img.row(y);
+    for (int x = 0; x < img.w; ++x)
+      for (int c = 0; c < 3; ++c) t[c * plane + int64_t(y) * img.w + x] = row[x * 3 + c] * (1.f / 255.f);
+  }
+  return t;
+}
+
+class Detector {
+ public:
+  explicit Detector(const std::string& weights, DetectorOptions opt = {})
+      : model_(train::build_model(train::read_weights(weights))), opt_(std::move(opt)) {
+    stride_ = std::max(32, int(model_->max_stride()));
+    opt_.imgsz = data::round_up_to_stride(opt_.imgsz, stride_);
+    if (model_->names.size() != size_t(model_->nc())) {
+      model_->names.clear();
+      for (int i = 0; i < model_->nc(); ++i) model_->names.push_back(std::to_string(i));
+    }
+  }
+
+  std::vector<Detection> detect(const Image& img, DetectTiming* timing = nullptr) const {
+    using clock = std::chrono::steady_clock;
+    YOLITE_CHECK(!img.empty(), "Detector::detect: empty image");
+    auto t0 = clock::now();
+    Image rgb = img;
+    if (img.c != 3) rgb = to_rgb(img);
+    data::LetterboxOptions lo;
+    lo.auto_pad = true;
+    lo.stride = stride_;
+    data::Letterboxed lb = data::letterbox(rgb, opt_.imgsz, lo);
+    Tensor<float> x = image_to_tensor(lb.image);
+    auto t1 = clock::now();
+    Tensor<float> pred;
+    {
+      NoGradGuard ng;
+      pred = model_->detect().decode(model_->forward_raw(Var<float>(x)));
+    }
+    auto t2 = clock::now();
+    NmsOptions n;
+    n.conf_thres = opt_.conf_thres, n.iou_thres = opt_.iou_thres, n.max_det = opt_.max_det;
+    n.classes = opt_.classes, n.agnostic = opt_.agnostic_nms;
+    auto dets = non_max_suppression(pred.data(), pred.size(1), int(pred.size(2)), n);
+    for (auto& d : dets) d = lb.info.to_original(d);
+    auto t3 = clock::now();
+    if (timing) {
+      timing->pre = std::chrono::duration<double, std::milli>(t1 - t0).count();
+      timing->inference = std::chrono::duration<double, std::milli>(t2 - t1).count();
+      timing->nms = std::chrono::duration<double, std::milli>(t3 - t2).count();
+    }
+    return dets;
+  }
+  std::vector<Detection> detect(const std::string& path, DetectTiming* timing = nullptr) const {
+    return detect(data::load_image(path), timing);
+  }
+
+  const std::string& name(int cls) const {
+    YOLITE_CHECK(cls >= 0 && cls < int(model_->names.size()), "Detector: class id ", cls,
+                 " out of range (", model_->names.size(), " classes)");
+    return model_->names[size_t(cls)];
+  }
+  const std::vector<std::string>& names() const { return model_->names; }
+  const DetectorOptions& options() const { return opt_; }
+  int input_size() const { return opt_.imgsz; }
+  const model::YoloModel& model() const { return *model_; }
+
+ private:
+  static Image to_rgb(const Image& src) {
+    Image out(src.w, src.h, 3);
+    for (int y = 0; y < src.h; ++y)
+      for (int x = 0; x < src.w; ++x)
+        for (int c = 0; c < 3; ++c) out.at(x, y)[c] = src.at(x, y)[src.c >= 3 ? c : 0];
+    return out;
+  }
+
+  std::shared_ptr<model::YoloModel> model_;  // eval mode, never switched: safe to share
+  DetectorOptions opt_;
+  int stride_ = 32;
+};
+
+}  // namespace yolite

@@ -1,0 +1,102 @@
+// train/options.hpp -- TrainOptions: everything `yolite train` takes, with YOLOv5's names.
+//
+// The command line (tools/yolite/cmd_train.cpp) only fills this struct; a program that embeds
+// training fills it the same way and hands it to train::Trainer (train/trainer.hpp). It is
+// written to runs/train/NAME/opt.yaml and into every checkpoint, so --resume continues with
+// the options of the interrupted run.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../core/error.hpp"
+
+namespace yolite::train {
+
+struct TrainOptions {
+  std::string weights;                  // initial weights ("" = from scratch)
+  std::string cfg;                      // model: yolov5n/s/m/l/x(.yaml); "" = from --weights
+  std::string data;                     // dataset yaml
+  std::string hyp = "hyp.scratch-low.yaml";
+  int epochs = 100;
+  int batch = 16;
+  int imgsz = 640;                      // rounded up to a multiple of the largest stride
+  std::string device = "cpu";
+  int workers = 8;                      // loader threads (capped at the CPU count)
+  std::string project = "runs/train";
+  std::string name = "exp";
+  bool exist_ok = false;
+  std::string resume;                   // a last.pt to continue ("" = no)
+  std::vector<int> freeze{0};           // first N layers, or the listed layer indices
+  std::string optimizer = "SGD";        // SGD, Adam, AdamW
+  bool cos_lr = false;
+  double label_smoothing = 0.0;
+  int patience = 100;                   // epochs without improvement before stopping
+  int save_period = -1;                 // also save epochN.pt every N epochs (-1: never)
+  uint64_t seed = 0;
+  std::string cache;                    // "" or "ram" (decoded images kept in memory)
+  bool noval = false;                   // validate only after the final epoch
+  bool nosave = false;                  // save only the final checkpoint
+  bool single_cls = false;              // train as one class
+  bool multi_scale = false;             // image size varies +/- 50% per batch
+  bool rect = false;                    // rectangular training batches (no mosaic)
+  int threads = 0;                      // OpenMP threads for compute (0 = OpenMP's default)
+  bool plots = true;                    // write the pictures of the run
+  bool verbose = true;                  // progress bars and tables on stdout
+
+  void validate() const {
+    YOLITE_CHECK(epochs >= 1, "--epochs must be >= 1, got ", epochs);
+    YOLITE_CHECK(batch >= 1, "--batch-size must be >= 1, got ", batch);
+    YOLITE_CHECK(imgsz >= 32 && imgsz <= 8192, "--imgsz must be in [32, 8192], got ", imgsz);
+    YOLITE_CHECK(workers >= 0, "--workers must be >= 0, got ", workers);
+    YOLITE_CHECK(optimizer == "SGD" || optimizer == "Adam" || optimizer == "AdamW",
+                 "--optimizer must be SGD, Adam or AdamW, got '", optimizer, "'");
+    YOLITE_CHECK(label_smoothing >= 0 && label_smoothing < 1,
+                 "--label-smoothing must be in [0, 1), got ", label_smoothing);
+    YOLITE_CHECK(cache.empty() || cache == "ram" || cache == "disk",
+                 "--cache must be ram or disk, got '", cache, "'");
+    YOLITE_CHECK(!freeze.empty(), "--freeze needs at least one number");
+    for (int f : freeze) YOLITE_CHECK(f >= 0, "--freeze values must be >= 0, got ", f);
+    YOLITE_CHECK(patience >= 0, "--patience must be >= 0, got ", patience);
+    YOLITE_CHECK(device == "cpu" || device.empty(),
+                 "--device ", device, ": this build of yolite has no CUDA support; use --device cpu");
+  }
+};
+
+inline nlohmann::json to_json(const TrainOptions& o) {
+  return {{"weights", o.weights},     {"cfg", o.cfg},
+          {"data", o.data},           {"hyp", o.hyp},
+          {"epochs", o.epochs},       {"batch_size", o.batch},
+          {"imgsz", o.imgsz},         {"device", o.device},
+          {"workers", o.workers},     {"project", o.project},
+          {"name", o.name},           {"exist_ok", o.exist_ok},
+          {"resume", o.resume},       {"freeze", o.freeze},
+          {"optimizer", o.optimizer}, {"cos_lr", o.cos_lr},
+          {"label_smoothing", o.label_smoothing}, {"patience", o.patience},
+          {"save_period", o.save_period}, {"seed", o.seed},
+          {"cache", o.cache},         {"noval", o.noval},
+          {"nosave", o.nosave},       {"single_cls", o.single_cls},
+          {"multi_scale", o.multi_scale}, {"rect", o.rect},
+          {"threads", o.threads},     {"plots", o.plots}};
+}
+
+inline TrainOptions options_from_json(const nlohmann::json& j) {
+  TrainOptions o;
+  auto get = [&](const char* k, auto& field) {
+    if (j.contains(k)) field = j.at(k).get<std::decay_t<decltype(field)>>();
+  };
+  get("weights", o.weights), get("cfg", o.cfg), get("data", o.data), get("hyp", o.hyp);
+  get("epochs", o.epochs), get("batch_size", o.batch), get("imgsz", o.imgsz);
+  get("device", o.device), get("workers", o.workers), get("project", o.project);
+  get("name", o.name), get("exist_ok", o.exist_ok), get("freeze", o.freeze);
+  get("optimizer", o.optimizer), get("cos_lr", o.cos_lr), get("label_smoothing", o.label_smoothing);
+  get("patience", o.patience), get("save_period", o.save_period), get("seed", o.seed);
+  get("cache", o.cache), get("noval", o.noval), get("nosave", o.nosave);
+  get("single_cls", o.single_cls), get("multi_scale", o.multi_scale), get("rect", o.rect);
+  get("threads", o.threads), get("plots", o.plots);
+  return o;
+}
+
+}  // namespace yolite::train
