@@ -537,7 +537,7 @@ inline Coco read_coco(const std::filesystem::path& path, const CocoOptions& opt 
     nlohmann::json::sax_parse(reader.begin(), reader.end(), &sax);
     sax.finish();
   }
-  auto add = [&](int section, size_t index, const std::string& who, const std::string& text) {
+  auto add = [&](int section, size_t index, int64_t who, const std::string& text) {
     defects.push_back({section, index, str(detail::section_name(section), "[", index, "] (id ", who, "): ", text)});
   };
   // categories: duplicate ids
@@ -546,7 +546,7 @@ inline Coco read_coco(const std::filesystem::path& path, const CocoOptions& opt 
     if (inv_cat[i]) continue;
     auto [it, fresh] = cat_at.emplace(c.categories[i].id, i);
     if (!fresh) {
-      add(2, i, std::to_string(c.categories[i].id), str("duplicate category id (also categories[", it->second, "])"));
+      add(2, i, c.categories[i].id, str("duplicate category id (also categories[", it->second, "])"));
       inv_cat[i] = 1;
     }
   }
@@ -560,7 +560,7 @@ inline Coco read_coco(const std::filesystem::path& path, const CocoOptions& opt 
       continue;
     }
     auto [it, fresh] = img_at.emplace(im.id, i);
-    std::string who = std::to_string(im.id);
+    int64_t who = im.id;
     if (!fresh) {
       add(0, i, who, str("duplicate image id (also images[", it->second, "])"));
       inv_img[i] = 1;
@@ -585,7 +585,7 @@ inline Coco read_coco(const std::filesystem::path& path, const CocoOptions& opt 
   for (size_t i = 0; i < c.annotations.size(); ++i) {
     if (inv_ann[i]) continue;
     auto& a = c.annotations[i];
-    std::string who = std::to_string(a.id);
+    int64_t who = a.id;
     if (!ann_ids.insert(a.id).second) {
       add(1, i, who, "duplicate annotation id");
       inv_ann[i] = 1;
@@ -625,8 +625,11 @@ inline Coco read_coco(const std::filesystem::path& path, const CocoOptions& opt 
       continue;
     }
     if (x0 != b[0] || y0 != b[1] || x1 != b[0] + b[2] || y1 != b[1] + b[3]) {
+      // overshoots below 1e-6 px are rounding (x + w computed from normalised values): clamped
+      // but not counted as clipping
+      double over = std::max({x0 - b[0], y0 - b[1], b[0] + b[2] - x1, b[1] + b[3] - y1});
       b = {x0, y0, x1 - x0, y1 - y0};
-      ++clipped;
+      clipped += over > 1e-6;
     }
   }
   if (!defects.empty() && !opt.skip_invalid) {
