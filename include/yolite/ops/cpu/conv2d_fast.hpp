@@ -85,6 +85,27 @@ inline void col2im_row_add(const Conv2dParams& p, float* dximg, int c, int r, in
         float* dst = xrow + (a + off);
         const float* src = i + (a - ow);
         for (int t = 0; t < b - a; ++t) dst[t] += src[t];
+      } else if (st == 2) {
+        float* dst = xrow + (2 * a + off);
+        const float* src = i + (a - ow);
+        int t = 0;
+#if defined(__AVX512F__)
+        // 16 sources spread onto the even lanes of 32 destinations (odd lanes left untouched)
+        const __m512i lo = _mm512_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0);
+        const __m512i hi = _mm512_setr_epi32(8, 0, 9, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15, 0);
+        for (; t < b - a; t += 16) {
+          const int n = std::min(16, b - a - t);  // sources; destinations span 2n-1 floats
+          const __m512 v = _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), src + t);
+          const int d0 = std::min(16, 2 * n - 1), d1 = 2 * n - 1 - d0;
+          const __mmask16 m0 = __mmask16(((1u << d0) - 1) & 0x5555u);
+          const __mmask16 m1 = __mmask16(((1u << d1) - 1) & 0x5555u);
+          float* d = dst + 2 * t;
+          const __m512 x0 = _mm512_maskz_loadu_ps(m0, d), x1 = _mm512_maskz_loadu_ps(m1, d + 16);
+          _mm512_mask_storeu_ps(d, m0, _mm512_add_ps(x0, _mm512_maskz_permutexvar_ps(__mmask16(0x5555), lo, v)));
+          _mm512_mask_storeu_ps(d + 16, m1, _mm512_add_ps(x1, _mm512_maskz_permutexvar_ps(__mmask16(0x5555), hi, v)));
+        }
+#endif
+        for (; t < b - a; ++t) dst[2 * t] += src[t];
       } else {
         for (int t = a; t < b; ++t) xrow[t * st + off] += i[t - ow];
       }
