@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "../core/tensor.hpp"
 #include "array.hpp"
 #include "crc32.hpp"
+#include "file.hpp"
 #include "safetensors.hpp"
 
 namespace yolite::io {
@@ -82,16 +84,13 @@ struct Checkpoint {
 
 namespace detail {
 // CRC-32 over (name, dtype, shape, bytes) of every tensor in name order, then the meta text.
-inline uint32_t checkpoint_checksum(const Safetensors& st, const std::string& meta_text) {
-  std::vector<const std::pair<std::string, Array>*> order;
-  for (auto& e : st.tensors) order.push_back(&e);
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
+inline uint32_t checkpoint_checksum(std::vector<const TensorView*> order, const std::string& meta_text) {
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->name < b->name; });
   uint32_t c = 0;
-  for (auto* e : order) {
-    std::string head = e->first + '\0' + safetensors_dtype(e->second.dtype) + '\0' +
-                       shape_str(e->second.shape) + '\0';
+  for (auto* v : order) {
+    std::string head = v->name + '\0' + safetensors_dtype(v->dtype) + '\0' + shape_str(v->shape) + '\0';
     c = crc32(head.data(), head.size(), c);
-    c = crc32(e->second.bytes.data(), e->second.bytes.size(), c);
+    c = crc32(v->data, size_t(v->nbytes), c);
   }
   return crc32(meta_text.data(), meta_text.size(), c);
 }
@@ -100,48 +99,84 @@ inline std::string crc_text(uint32_t c) {
   std::snprintf(buf, sizeof buf, "%08x", c);
   return std::string("crc32:") + buf;
 }
+template <class T>
+TensorView tensor_view(const std::string& name, const Tensor<T>& t, DType d) {
+  YOLITE_CHECK(t.defined() || t.numel() == 0, "checkpoint: tensor '", name, "' is undefined");
+  return {name, d, t.shape().vec(), t.data(), uint64_t(t.numel()) * sizeof(T)};
+}
 }  // namespace detail
 
+// Writes straight from the tensors' memory (no copy), through a temporary file.
 inline void save_checkpoint(const std::string& path, const Checkpoint& ck) {
-  Safetensors st;
-  for (auto& [n, t] : ck.tensors) {
-    YOLITE_CHECK(t.defined() || t.numel() == 0, path, ": tensor '", n, "' is undefined");
-    st.add(n, Array::from(t, n));
-  }
-  for (auto& [n, t] : ck.int_tensors) st.add(n, Array::from(t, n));
+  std::vector<TensorView> views;
+  for (auto& [n, t] : ck.tensors) views.push_back(detail::tensor_view(n, t, DType::f32));
+  for (auto& [n, t] : ck.int_tensors) views.push_back(detail::tensor_view(n, t, DType::i64));
+  std::vector<const TensorView*> order;
+  for (auto& v : views) order.push_back(&v);
   std::string meta = ck.meta.dump();
-  st.metadata["format"] = "yolite.checkpoint";
-  st.metadata["version"] = "1";
-  st.metadata["meta"] = meta;
-  st.metadata["checksum"] = detail::crc_text(detail::checkpoint_checksum(st, meta));
-  save_safetensors(path, st);
+  std::map<std::string, std::string> md;
+  md["format"] = "yolite.checkpoint";
+  md["version"] = "1";
+  md["meta"] = meta;
+  md["checksum"] = detail::crc_text(detail::checkpoint_checksum(order, meta));
+  save_safetensors(path, std::move(views), md);
 }
 
+// Reads F32 / I64 tensors straight into their Tensor memory; F16 / BF16 are widened.
 inline Checkpoint load_checkpoint(const std::string& path) {
-  Safetensors st = load_safetensors(path);
+  BinaryFile f(path);
+  SafetensorsIndex idx = read_safetensors_index(f);
   Checkpoint ck;
-  auto meta_it = st.metadata.find("meta");
-  std::string meta_text = meta_it == st.metadata.end() ? std::string() : meta_it->second;
-  auto sum_it = st.metadata.find("checksum");
-  if (sum_it != st.metadata.end()) {
-    std::string got = detail::crc_text(detail::checkpoint_checksum(st, meta_text));
+  std::vector<TensorView> views;  // raw bytes as stored, for the checksum
+  std::vector<Array> others;      // F16 / BF16 / small ints before conversion
+  others.reserve(idx.entries.size());
+  for (auto& e : idx.entries) {
+    uint64_t nb = e.end - e.begin;
+    std::string what = str("tensor '", e.name, "'");
+    if (e.dtype == DType::f32 || e.dtype == DType::i64) {
+      YOLITE_CHECK(int(e.shape.size()) <= Shape::kMaxDims, path, ": ", what, " has more than ",
+                   Shape::kMaxDims, " dimensions");
+      if (e.dtype == DType::f32) {
+        Tensor<float> t{Shape(e.shape)};
+        f.read_into(e.begin, nb, t.data(), what);
+        views.push_back({e.name, e.dtype, e.shape, t.data(), nb});
+        ck.tensors.emplace_back(e.name, t);
+      } else {
+        Tensor<int64_t> t{Shape(e.shape)};
+        f.read_into(e.begin, nb, t.data(), what);
+        views.push_back({e.name, e.dtype, e.shape, t.data(), nb});
+        ck.int_tensors.emplace_back(e.name, t);
+      }
+    } else if (e.dtype == DType::f64) {
+      fail(path, ": ", what, " is F64; checkpoints hold F32");
+    } else {
+      Array a;
+      a.name = str(path, ": ", what);
+      a.dtype = e.dtype;
+      a.shape = e.shape;
+      a.bytes = f.read(e.begin, nb, what);
+      others.push_back(std::move(a));
+      views.push_back(view_of(e.name, others.back()));
+      if (dtype_is_float(e.dtype)) ck.tensors.emplace_back(e.name, others.back().f32());
+      else ck.int_tensors.emplace_back(e.name, others.back().i64_tensor());
+    }
+  }
+  auto meta_it = idx.metadata.find("meta");
+  std::string meta_text = meta_it == idx.metadata.end() ? std::string() : meta_it->second;
+  auto sum_it = idx.metadata.find("checksum");
+  if (sum_it != idx.metadata.end()) {
+    std::vector<const TensorView*> order;
+    for (auto& v : views) order.push_back(&v);
+    std::string got = detail::crc_text(detail::checkpoint_checksum(order, meta_text));
     if (got != sum_it->second)
-      fail(path, ": checkpoint is corrupted: checksum of its contents is ", got,
-           ", the file says ", sum_it->second);
-  } else if (st.metadata.count("format") && st.metadata["format"] == "yolite.checkpoint") {
+      fail(path, ": checkpoint is corrupted: checksum of its contents is ", got, ", the file says ",
+           sum_it->second);
+  } else if (idx.metadata.count("format") && idx.metadata.at("format") == "yolite.checkpoint") {
     fail(path, ": yolite checkpoint without its checksum (corrupted header?)");
   }
   if (!meta_text.empty()) {
     ck.meta = nlohmann::json::parse(meta_text, nullptr, false);
     if (ck.meta.is_discarded()) fail(path, ": checkpoint metadata is not valid JSON");
-  }
-  for (auto& [n, a] : st.tensors) {
-    if (dtype_is_float(a.dtype)) {
-      if (a.dtype == DType::f64) fail(path, ": tensor '", n, "' is F64; checkpoints hold F32");
-      ck.tensors.emplace_back(n, a.f32());
-    } else {
-      ck.int_tensors.emplace_back(n, a.i64_tensor());
-    }
   }
   return ck;
 }
