@@ -17,6 +17,7 @@
 #include <yolite/data/image_io.hpp>
 #include <yolite/synth/dataset_writer.hpp>
 #include <yolite/synth/obj_loader.hpp>
+#include <yolite/synth/scene_file.hpp>
 
 using namespace yolite;
 namespace fs = std::filesystem;
@@ -398,5 +399,44 @@ TEST_SUITE("synth") {
     synth::SynthOptions o2 = o;
     o2.seed = 78;
     CHECK(synth::render_dataset_image(classes, o2, 0).image.px != synth::render_dataset_image(classes, o, 0).image.px);
+  }
+
+  TEST_CASE("scene file: classes from built-ins and OBJ models, ranges, errors with file:line") {
+    TempDir dir("scene");
+    data::write_file_atomic(dir.path / "models" / "cube.obj", kCubeObj);
+    data::write_file_atomic(dir.path / "models" / "cube.mtl", kCubeMtl);
+    data::write_file_atomic(dir.path / "scene.yaml", R"(# test scene
+max_objects: 2
+min_size: 0.2
+max_size: 0.5
+jpeg: [80, 90]
+classes:
+  - name: Wine Bottle
+    builtin: wine
+  - name: Red Cube
+    models: [models/cube.obj]
+    size: 64
+)");
+    synth::SceneFile f = synth::read_scene_file(dir.path / "scene.yaml");
+    REQUIRE(f.classes.size() == 2);
+    CHECK(f.classes[0].coco_id == 1);
+    CHECK(f.classes[0].builtin == synth::BottleKind::wine);
+    CHECK(f.classes[0].image_size == 512);
+    CHECK(f.classes[1].coco_id == 2);
+    CHECK(f.classes[1].image_size == 64);
+    REQUIRE(f.classes[1].models.size() == 1);
+    CHECK(f.classes[1].models[0]->triangle_count() == 12);
+    CHECK(f.max_objects == 2);
+    CHECK(f.scene.min_size == doctest::Approx(0.2f));
+    CHECK(f.scene.jpeg_max == 90);
+    CHECK(synth::bottle_kind_from_name("Soda Bottle") == synth::BottleKind::soda);
+    CHECK(!synth::bottle_kind_from_name("milk").has_value());
+
+    data::write_file_atomic(dir.path / "bad.yaml", "classes:\n  - name: A\n    builtin: milk\n");
+    CHECK_THROWS_WITH_AS(synth::read_scene_file(dir.path / "bad.yaml"), doctest::Contains("bad.yaml:3"), Error);
+    data::write_file_atomic(dir.path / "bad2.yaml", "colour: red\nclasses:\n  - name: A\n    builtin: beer\n");
+    CHECK_THROWS_WITH_AS(synth::read_scene_file(dir.path / "bad2.yaml"), doctest::Contains("unknown key 'colour'"), Error);
+    data::write_file_atomic(dir.path / "bad3.yaml", "classes:\n  - name: A\n");
+    CHECK_THROWS_AS(synth::read_scene_file(dir.path / "bad3.yaml"), Error);
   }
 }

@@ -18,7 +18,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cctype>
 #include <numbers>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,17 @@ inline constexpr std::array<const char*, 5> kBottleNames = {"Beer Bottle", "Plas
                                                             "Water Bottle", "Wine Bottle"};
 // Default square image side per built-in class (the tutorial's set mixes 512 and 300).
 inline constexpr std::array<int, 5> kBottleImageSize = {512, 300, 300, 300, 512};
+
+// "wine", "Wine", "Wine Bottle" -> BottleKind::wine; nullopt for anything else.
+inline std::optional<BottleKind> bottle_kind_from_name(std::string_view name) {
+  std::string s;
+  for (char c : name) s += char(std::tolower(static_cast<unsigned char>(c)));
+  if (s.size() > 7 && s.substr(s.size() - 7) == " bottle") s.resize(s.size() - 7);
+  static constexpr const char* kShort[5] = {"beer", "plastic", "soda", "water", "wine"};
+  for (int k = 0; k < 5; ++k)
+    if (s == kShort[k]) return BottleKind(k);
+  return std::nullopt;
+}
 
 // HSV (h in [0, 1), s, v in [0, 1]) -> RGB.
 inline Vec3 hsv(float h, float s, float v) {

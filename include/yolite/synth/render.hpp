@@ -132,20 +132,22 @@ inline Image develop(std::vector<float>& rgb, int w, int h, const PostFx& fx, Rn
   Image img(w, h, 3);
   const size_t n = size_t(w) * size_t(h) * 3;
   // Noise: the sum of two uniforms (a triangle distribution) from 8 random bits each -- cheap
-  // and close enough to sensor noise; sigma of (a + b - 255) / 255 is ~0.41 per unit scale.
-  const float k = fx.noise_sigma / (0.41f * 255.0f);
-  uint32_t bits = 0;
-  int left = 0;
-  for (size_t i = 0; i < n; ++i) {
-    float v = rgb[i] * fx.exposure;
-    if (k > 0) {
-      if (left == 0) bits = rng.next_u32(), left = 2;
-      int a = int(bits & 0xff), b = int(bits >> 8 & 0xff);
-      bits >>= 16, --left;
-      v += float(a + b - 255) * k;
-    }
-    img.px[i] = uint8_t(std::clamp(v * 255.0f + 0.5f, 0.0f, 255.0f));
+  // and close enough to sensor noise; (a + b - 255) / 255 has a standard deviation of ~0.41.
+  const float gain = fx.exposure * 255.0f;
+  if (fx.noise_sigma <= 0) {
+    for (size_t i = 0; i < n; ++i) img.px[i] = uint8_t(std::clamp(rgb[i] * gain + 0.5f, 0.0f, 255.0f));
+    return img;
   }
+  const float k = fx.noise_sigma / 0.41f;  // in 0..255 units per (a + b - 255)/255 step
+  size_t i = 0;
+  for (; i + 2 <= n; i += 2) {  // one 32-bit draw feeds two values
+    uint32_t bits = rng.next_u32();
+    float n0 = float(int(bits & 0xff) + int(bits >> 8 & 0xff) - 255) * k;
+    float n1 = float(int(bits >> 16 & 0xff) + int(bits >> 24) - 255) * k;
+    img.px[i] = uint8_t(std::clamp(rgb[i] * gain + n0 + 0.5f, 0.0f, 255.0f));
+    img.px[i + 1] = uint8_t(std::clamp(rgb[i + 1] * gain + n1 + 0.5f, 0.0f, 255.0f));
+  }
+  for (; i < n; ++i) img.px[i] = uint8_t(std::clamp(rgb[i] * gain + 0.5f, 0.0f, 255.0f));
   return img;
 }
 
