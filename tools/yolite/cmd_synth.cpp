@@ -2,13 +2,14 @@
 //
 //   yolite synth --out bottles --per-class 5000 --seed 1 [--sizes 512,300] [--max-objects 3]
 //                [--mixed] [--classes "Beer Bottle,Wine Bottle"] [--class "Green Bottle=models/green.obj"]
-//                [--contact-sheet sheet.jpg] [--exist-ok] [--threads N]
+//                [--scene scene.yaml] [--contact-sheet sheet.jpg] [--exist-ok] [--threads N]
 //
 // Writes OUT/images_raw/00000000.jpg ..., OUT/coco_instances.json and OUT/test_image.jpg
 // (see include/yolite/synth/dataset_writer.hpp). Classes: the five built-in bottles (COCO ids
 // 1..5, images 512x512 for Beer and Wine, 300x300 for the others) unless --classes picks some
 // (or "none") or --class adds user models; a --class alone renders only the user classes.
 // --sizes cycles over the classes: "416" gives every class 416, "512,300" alternates.
+// --scene reads the classes and random ranges from a yaml file (synth/scene_file.hpp).
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <yolite/core/parallel.hpp>
 #include <yolite/synth/dataset_writer.hpp>
 #include <yolite/synth/obj_loader.hpp>
+#include <yolite/synth/scene_file.hpp>
 
 #include "command.hpp"
 
@@ -88,7 +90,7 @@ struct ProgressBar {
 
 int run_synth(int argc, char** argv) {
   CLI::App app{"render a synthetic bottle data set (images_raw/ + coco_instances.json + test_image.jpg)", "yolite synth"};
-  std::string out, sizes_arg, classes_arg, sheet;
+  std::string out, sizes_arg, classes_arg, sheet, scene_file;
   std::vector<std::string> user_classes;
   int per_class = 100, max_objects = 3, threads = 0;
   uint64_t seed = 0;
@@ -102,6 +104,7 @@ int run_synth(int argc, char** argv) {
   app.add_flag("--mixed", mixed, "objects of random classes in each image");
   app.add_option("--classes", classes_arg, "built-in classes: comma list of names, 'all' or 'none'");
   app.add_option("--class", user_classes, "a user class: \"Name=model.obj[;other.obj...]\" (repeatable)");
+  app.add_option("--scene", scene_file, "yaml file listing classes (built-in or OBJ models) and random ranges");
   app.add_option("--contact-sheet", sheet, "also write a 4x4 sheet of labelled samples (.jpg/.png)");
   app.add_option("--min-size", min_size, "smallest object, fraction of the image side (default 0.05)");
   app.add_option("--max-size", max_size, "largest object, fraction of the image side (default 0.9)");
@@ -115,7 +118,16 @@ int run_synth(int argc, char** argv) {
   }
   namespace synth = yolite::synth;
   std::vector<synth::ClassSpec> classes;
-  if (!classes_arg.empty() || user_classes.empty()) classes = pick_builtins(classes_arg.empty() ? "all" : classes_arg);
+  synth::SynthOptions o;
+  if (!scene_file.empty()) {
+    synth::SceneFile f = synth::read_scene_file(scene_file);
+    classes = f.classes;
+    o.scene = f.scene;
+    if (f.max_objects && app.count("--max-objects") == 0) max_objects = *f.max_objects;
+    if (!classes_arg.empty()) yolite::fail("--classes cannot be combined with --scene (list the classes in the file)");
+  } else if (!classes_arg.empty() || user_classes.empty()) {
+    classes = pick_builtins(classes_arg.empty() ? "all" : classes_arg);
+  }
   for (auto& spec : user_classes) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos || trim(spec.substr(0, eq)).empty() || trim(spec.substr(eq + 1)).empty())
@@ -135,10 +147,10 @@ int run_synth(int argc, char** argv) {
   }
   if (classes.empty()) yolite::fail("no classes to render (--classes none and no --class)");
   for (size_t i = 0; i < classes.size(); ++i) classes[i].coco_id = int(i) + 1;
-  synth::SynthOptions o;
   o.out = out, o.per_class = per_class, o.seed = seed, o.max_objects = max_objects, o.mixed = mixed;
   o.exist_ok = exist_ok, o.test_image = !no_test, o.contact_sheet = sheet;
-  o.scene.min_size = min_size, o.scene.max_size = max_size;
+  if (app.count("--min-size") || scene_file.empty()) o.scene.min_size = min_size;
+  if (app.count("--max-size") || scene_file.empty()) o.scene.max_size = max_size;
   if (!sizes_arg.empty())
     for (auto& s : split(sizes_arg, ',')) {
       try {
@@ -151,8 +163,8 @@ int run_synth(int argc, char** argv) {
       }
     }
   if (threads < 0) yolite::fail("--threads must be >= 0, got ", threads);
-  if (min_size <= 0 || max_size < min_size || max_size > 2)
-    yolite::fail("--min-size/--max-size: need 0 < min <= max <= 2, got ", min_size, " and ", max_size);
+  if (o.scene.min_size <= 0 || o.scene.max_size < o.scene.min_size || o.scene.max_size > 2)
+    yolite::fail("--min-size/--max-size: need 0 < min <= max <= 2, got ", o.scene.min_size, " and ", o.scene.max_size);
   synth::validate(classes, o);  // before any output: bad values fail with nothing written
   if (!exist_ok && !yolite::data::empty_or_missing(out))
     yolite::fail(out, ": output folder exists and is not empty (use --exist-ok to write into it)");
