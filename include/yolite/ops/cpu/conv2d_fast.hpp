@@ -162,34 +162,51 @@ inline int pixel_block(int64_t P, int kc) {
   return int(ceil_div(ceil_div(P, nb), kNR) * kNR);
 }
 
-// Runs body(item, abuf, bbuf, cbuf) for items [0, nitems) over the OpenMP threads (static
-// schedule), giving each thread its scratch buffers; rethrows the first exception after the loop.
-template <class Body>
-void run_items(int64_t nitems, size_t na, size_t nb, size_t ncbuf, Body&& body) {
+// Runs prologue(j) for j in [0, nprologue), then body(item, abuf, bbuf, cbuf) for items
+// [0, nitems), in one OpenMP parallel region (static schedules), giving each thread its scratch
+// buffers; rethrows the first exception after the loops.
+template <class Prologue, class Body>
+void run_items(int64_t nprologue, Prologue&& prologue, int64_t nitems, size_t na, size_t nb,
+               size_t ncbuf, Body&& body) {
   std::exception_ptr err = nullptr;
   std::atomic<bool> failed{false};
-  const bool par = nitems > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
+  auto record = [&] {
+#pragma omp critical(yolite_conv_err)
+    if (!err) err = std::current_exception();
+    failed = true;
+  };
+  const bool par =
+      (nitems > 1 || nprologue > 1) && !omp_in_parallel() && omp_get_max_threads() > 1;
 #pragma omp parallel if (par)
   {
+    float *abuf = nullptr, *bbuf = nullptr, *cbuf = nullptr;
     try {
-      float* abuf = gemm::scratch(0, na);
-      float* bbuf = gemm::scratch(1, nb);
-      float* cbuf = ncbuf ? gemm::scratch(2, ncbuf) : nullptr;
-#pragma omp for schedule(static)
-      for (int64_t it = 0; it < nitems; ++it) {
-        if (failed.load(std::memory_order_relaxed)) continue;
-        try {
-          body(it, abuf, bbuf, cbuf);
-        } catch (...) {
-#pragma omp critical(yolite_conv_err)
-          if (!err) err = std::current_exception();
-          failed = true;
-        }
-      }
+      abuf = gemm::scratch(0, na);
+      bbuf = gemm::scratch(1, nb);
+      cbuf = ncbuf ? gemm::scratch(2, ncbuf) : nullptr;
     } catch (...) {
-#pragma omp critical(yolite_conv_err)
-      if (!err) err = std::current_exception();
-      failed = true;
+      record();
+    }
+    // every thread reaches both loops (worksharing constructs must be met by the whole team);
+    // after a failure they only skip the work
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < nprologue; ++j) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      try {
+        prologue(j);
+      } catch (...) {
+        record();
+      }
+    }
+    // (implicit barrier: what the prologue wrote is visible to every item)
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < nitems; ++it) {
+      if (failed.load(std::memory_order_relaxed)) continue;
+      try {
+        body(it, abuf, bbuf, cbuf);
+      } catch (...) {
+        record();
+      }
     }
   }
   if (err) std::rethrow_exception(err);
@@ -370,20 +387,15 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   const int64_t Mpad = int64_t(mpan) * kMR;
   const int64_t nkb = ceil_div(CRS, kc);
   float* apack = gemm::scratch(5, size_t(Mpad * CRS));
-  {
-    const int64_t jobs = nkb * mpan;
-    const bool par = jobs > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t jb = 0; jb < jobs; ++jb) {
-      const int64_t kb = jb / mpan;
-      const int ip = int(jb % mpan);
-      const int64_t k0 = kb * kc;
-      const int kcb = int(std::min<int64_t>(kc, CRS - k0));
-      pack_w(ip * kMR, std::min(kMR, M - ip * kMR), k0, kcb,
-             apack + k0 * Mpad + int64_t(ip) * kcb * kMR);
-    }
-  }
-  run_items(items0 * mparts, 16, size_t(local_size), 0,
+  auto pack_job = [&](int64_t jb) {
+    const int64_t kb = jb / mpan;
+    const int ip = int(jb % mpan);
+    const int64_t k0 = kb * kc;
+    const int kcb = int(std::min<int64_t>(kc, CRS - k0));
+    pack_w(ip * kMR, std::min(kMR, M - ip * kMR), k0, kcb,
+           apack + k0 * Mpad + int64_t(ip) * kcb * kMR);
+  };
+  run_items(nkb * mpan, pack_job, items0 * mparts, 16, size_t(local_size), 0,
             [&](int64_t it, float*, float* local, float*) {
               const int mp = int(it % mparts);
               const int64_t qb = (it / mparts) % nqb, n = it / mparts / nqb;
@@ -484,18 +496,13 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
   const int rows_max = 256;  // rows of dcol per chunk (a multiple of kMR)
   const int64_t mpan = ceil_div(CRS, kMR), Mpad = mpan * kMR;
   float* apack = gemm::scratch(5, size_t(Mpad * K));
-  {
-    const int64_t nkb = ceil_div(K, kc), jobs = nkb * mpan;
-    const bool par = jobs > 1 && !omp_in_parallel() && omp_get_max_threads() > 1;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t jb = 0; jb < jobs; ++jb) {
-      const int64_t k0 = (jb / mpan) * kc, i0 = (jb % mpan) * kMR;
-      const int kcb = int(std::min<int64_t>(kc, K - k0));
-      pack_a_panel(w + k0 * CRS + i0, 1, CRS, int(std::min<int64_t>(kMR, CRS - i0)), kcb,
-                   apack + k0 * Mpad + (i0 / kMR) * kcb * kMR);
-    }
-  }
-  run_items(int64_t(p.N) * cgroups, 16, size_t(K) * ncpad, size_t(rows_max + kMR) * nc,
+  auto pack_job = [&](int64_t jb) {
+    const int64_t k0 = (jb / mpan) * kc, i0 = (jb % mpan) * kMR;
+    const int kcb = int(std::min<int64_t>(kc, K - k0));
+    pack_a_panel(w + k0 * CRS + i0, 1, CRS, int(std::min<int64_t>(kMR, CRS - i0)), kcb,
+                 apack + k0 * Mpad + (i0 / kMR) * kcb * kMR);
+  };
+  run_items(ceil_div(K, kc) * mpan, pack_job, int64_t(p.N) * cgroups, 16, size_t(K) * ncpad, size_t(rows_max + kMR) * nc,
             [&](int64_t it, float*, float* bbuf, float* cbuf) {
               const int g = int(it % cgroups);
               const int64_t n = it / cgroups;
