@@ -31,10 +31,11 @@ struct Pool2dParams {
   int OW() const { return (W + 2 * pad - k) / stride + 1; }
   void validate() const {
     YOLITE_CHECK(N > 0 && C > 0 && H > 0 && W > 0 && k > 0 && stride > 0 && pad >= 0 &&
-                     2 * pad <= k && H + 2 * pad >= k && W + 2 * pad >= k,
+                     2 * pad <= k && H + 2 * pad >= k && W + 2 * pad >= k &&
+                     int64_t(H) * W <= std::numeric_limits<int32_t>::max(),
                  "max_pool2d: bad parameters N=", N, " C=", C, " H=", H, " W=", W, " k=", k,
                  " stride=", stride, " pad=", pad,
-                 " (expected positive sizes, pad <= k/2 and the padded input at least k x k)");
+                 " (expected positive sizes, pad <= k/2, the padded input at least k x k and H*W < 2^31)");
   }
 };
 
