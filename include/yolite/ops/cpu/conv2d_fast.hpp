@@ -426,7 +426,14 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                 const int64_t* bo = boff.data() + k0;
                 // tile outer, A panels inner: the tile's input segments stay in L1 while the
                 // packed A panels stream through in order
-                for (int t = 0; t < ntiles; ++t)
+                for (int t = 0; t < ntiles; ++t) {
+                  // ask for the next tile's input segments now: a direct conv reads kcb rows
+                  // of x far apart, more streams than the hardware prefetchers follow
+                  if (t + 1 < ntiles) {
+                    const float* nb0 = bimg + q0 + int64_t(t + 1) * kNR;
+                    for (int kk = 0; kk < kcb; ++kk)
+                      for (int l = 0; l < kNR; l += 16) __builtin_prefetch(nb0 + bo[kk] + l, 0, 3);
+                  }
                   for (int i0 = 0, ip = 0; i0 < m; i0 += kMR, ++ip) {
                     const float* ap = abuf + int64_t(ip) * kcb * kMR;
                     const float* bi = (!acc && b) ? b + r0 + i0 : nullptr;
@@ -434,6 +441,7 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                     gemm::shift_kernel(kcb, ap, bimg + q0 + int64_t(t) * kNR, bo,
                                        yimg + int64_t(i0) * P, P, mr, maps[t], acc, bi);
                   }
+                }
               }
             });
 }
