@@ -191,7 +191,7 @@ inline nlohmann::ordered_json coco_json(const std::vector<ClassSpec>& classes, c
                              {"iscrowd", 0}});
     }
   }
-  for (auto& c : classes) categories.push_back({{"id", c.coco_id}, {"name", c.name}, {"supercategory", "bottle"}});
+  for (auto& c : classes) categories.push_back({{"id", c.coco_id}, {"name", c.name}, {"supercategory", c.builtin ? "bottle" : "object"}});
   j["images"] = std::move(images);
   j["annotations"] = std::move(annotations);
   j["categories"] = std::move(categories);
