@@ -5,7 +5,8 @@
 #                       Link it from any target whose .cu files include yolite/ops/cuda/*.cuh,
 #                       or whose .cpp files include yolite/core/cuda/*.hpp.
 #   yolite_cuda_flags   INTERFACE target with our own warning flags for .cu files
-#                       (host side -Wall -Wextra, and --Werror all-warnings when YOLITE_WERROR).
+#                       (host side -Wall -Wextra; with YOLITE_WERROR nvcc's --Werror all-warnings
+#                       and the host compiler's -Werror).
 # Architectures: CMAKE_CUDA_ARCHITECTURES if the user sets it, else "80;90" (A100, H100/H200).
 # Only cudart is used: no cuDNN, no cuBLAS -- the kernels are our own.
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
@@ -38,12 +39,12 @@ target_compile_definitions(yolite_cuda INTERFACE YOLITE_CUDA=1)
 # yolite::yolite needs OpenMP (core/parallel.hpp); OpenMP::OpenMP_CXX only sets -fopenmp for
 # C++ files, so pass it to the host compiler of .cu files here.
 target_compile_options(yolite_cuda INTERFACE
-  $<$<COMPILE_LANGUAGE:CUDA>:-diag-suppress=20012 -Xcompiler=-fopenmp>)
+  $<$<COMPILE_LANGUAGE:CUDA>:-diag-suppress=20012,20015 -Xcompiler=-fopenmp>)
 
 add_library(yolite_cuda_flags INTERFACE)
 target_compile_options(yolite_cuda_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>
-  $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${YOLITE_WERROR}>>:--Werror=all-warnings>)
+  $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${YOLITE_WERROR}>>:--Werror=all-warnings -Xcompiler=-Werror>)
 
 # The CUDA conv-stack benchmark (benchmarks/*.cu are not picked up by benchmarks/CMakeLists.txt).
 if(YOLITE_BUILD_BENCHMARKS AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/../benchmarks/cuda_conv_stack.cu)

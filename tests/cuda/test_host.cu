@@ -5,27 +5,12 @@
 #include <algorithm>
 
 #include <yolite/core/cuda/device_tensor.hpp>
+#include <yolite/core/tensor.hpp>
 
 #include "helpers.cuh"
 
 using namespace yolite;
 
-namespace {
-// Stands in for yolite::Tensor<float> (data(), numel(), shape().vec()): core/tensor.hpp pulls in
-// Eigen, whose headers trip nvcc diagnostic 20015 under --Werror all-warnings.
-struct HostShape {
-  std::vector<int64_t> d;
-  std::vector<int64_t> vec() const { return d; }
-};
-struct HostTensor {
-  std::vector<float> v;
-  HostShape s;
-  const float* data() const { return v.data(); }
-  float* data() { return v.data(); }
-  int64_t numel() const { return int64_t(v.size()); }
-  const HostShape& shape() const { return s; }
-};
-}  // namespace
 
 TEST_SUITE("cuda_host") {
   TEST_CASE("YOLITE_CUDA_CHECK turns a CUDA error into yolite::Error with file and line") {
@@ -102,7 +87,7 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("DeviceTensor round trip, clone, zero, tensors outliving their Context") {
     Rng rng(7);
-    HostTensor h{std::vector<float>(2 * 3 * 5 * 7), HostShape{{2, 3, 5, 7}}};
+    Tensor<float> h({2, 3, 5, 7});  // core/tensor.hpp (Eigen) compiles in a .cu file
     for (int64_t i = 0; i < h.numel(); ++i) h.data()[i] = float(rng.uniform(-1, 1));
     cuda::DeviceTensor<float> keep;
     {
