@@ -221,6 +221,18 @@ TEST_SUITE("synth") {
     synth::normalize_mesh(m);
     CHECK(synth::bounds(m).size().y == doctest::Approx(1.0f));
 
+    // two faces meeting at a right angle: flat without a smoothing group, averaged with one
+    const char* corner = "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 1 0 -1\nv 1 1 -1\nf 1 2 3 4\nf 2 5 6 3\n";
+    data::write_file_atomic(dir.path / "flat.obj", corner);
+    data::write_file_atomic(dir.path / "smooth.obj", std::string("s 1\n") + corner);
+    synth::Mesh flat = synth::load_obj(dir.path / "flat.obj"), smooth = synth::load_obj(dir.path / "smooth.obj");
+    CHECK(flat.vertex_count() == 8);
+    CHECK(smooth.vertex_count() == 6);
+    for (auto& n : flat.normal) CHECK(std::max({std::fabs(n.x), std::fabs(n.y), std::fabs(n.z)}) == doctest::Approx(1.0f));
+    int diagonal = 0;
+    for (auto& n : smooth.normal) diagonal += std::fabs(n.x) > 0.3f && std::fabs(n.z) > 0.3f;  // mixes both faces
+    CHECK(diagonal == 2);  // the two vertices on the shared edge
+
     data::write_file_atomic(dir.path / "bad.obj", "v 0 0 0\nv 1 0 0\nf 1 2 3\n");
     try {
       synth::load_obj(dir.path / "bad.obj");

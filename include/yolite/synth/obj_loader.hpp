@@ -8,10 +8,13 @@
 //   f a b c [d ...]     polygons (fan-triangulated), corners as v, v/vt, v//vn or v/vt/vn,
 //                       1-based or negative (relative) indices
 //   usemtl NAME         material of the faces that follow
+//   s N | off           smoothing group of the faces that follow (for faces without vn:
+//                       "off"/0, the default, shades each face flat; faces of one group
+//                       share averaged normals at their common vertices)
 //   mtllib FILE.mtl     materials: newmtl, Kd r g b (colour), d a / Tr t (opacity),
 //                       Ks r g b (specular strength = mean), Ns n (shininess)
-// Everything else (vt, o, g, s, l, p, ...) is skipped. Faces without normals get smooth
-// area-weighted normals. Errors name the file and line.
+// Everything else (vt, o, g, l, p, ...) is skipped. Faces without vn get area-weighted
+// normals (flat, or smooth within their smoothing group). Errors name the file and line.
 //
 //   synth::Mesh m = synth::load_obj("models/green.obj");   // materials from its mtllib
 //   synth::normalize_mesh(m);                              // centre it, largest side 1
@@ -139,7 +142,8 @@ inline Mesh load_obj(const std::filesystem::path& path) {
     m.materials.push_back(mat);
     return mat_index[name] = uint16_t(m.materials.size() - 1);
   };
-  std::map<std::pair<long, long>, uint32_t> vertex_of;  // (position, normal) -> vertex
+  std::map<std::pair<long, long>, uint32_t> vertex_of;  // (position, normal or -2 - group) -> vertex
+  long smooth = 0;                                       // current smoothing group, 0 = off
   std::vector<bool> needs_normal;
   detail::for_each_line(text, [&](int line, const std::vector<std::string_view>& t) {
     std::string where = str(path.string(), ":", line);
@@ -155,6 +159,9 @@ inline Mesh load_obj(const std::filesystem::path& path) {
         auto mats = load_mtl(path.parent_path() / std::string(t[i]));
         library.insert(library.end(), mats.begin(), mats.end());
       }
+    } else if (t[0] == "s") {
+      if (t.size() < 2) fail(where, ": 's' needs a group number or 'off'");
+      smooth = (t[1] == "off" || t[1] == "0") ? 0 : std::max(1L, detail::parse_int(t[1], where));
     } else if (t[0] == "usemtl") {
       if (t.size() < 2) fail(where, ": 'usemtl' needs a name");
       current = use_material(std::string(t[1]));
@@ -179,7 +186,14 @@ inline Mesh load_obj(const std::filesystem::path& path) {
         };
         vi = resolve(vi, vs.size(), "vertex");
         long nn = ni != 0 ? resolve(ni, ns.size(), "normal") : -1;
-        auto key = std::make_pair(vi, nn);
+        if (nn < 0 && smooth == 0) {  // flat: a vertex of this face only
+          corner.push_back(uint32_t(m.pos.size()));
+          m.pos.push_back(vs[size_t(vi)]);
+          m.normal.push_back(Vec3{0, 0, 0});
+          needs_normal.push_back(true);
+          continue;
+        }
+        auto key = std::make_pair(vi, nn >= 0 ? nn : -2 - smooth);
         auto it = vertex_of.find(key);
         if (it == vertex_of.end()) {
           it = vertex_of.emplace(key, uint32_t(m.pos.size())).first;
@@ -196,7 +210,7 @@ inline Mesh load_obj(const std::filesystem::path& path) {
     }
   });
   YOLITE_CHECK(!m.tris.empty(), path.string(), ": no faces (expected 'f' lines)");
-  // Smooth normals where the file gave none.
+  // Normals where the file gave none (summed over the faces sharing the vertex).
   for (auto& tr : m.tris) {
     Vec3 n = cross(m.pos[tr[1]] - m.pos[tr[0]], m.pos[tr[2]] - m.pos[tr[0]]);
     for (uint32_t v : tr)
