@@ -45,17 +45,21 @@ __global__ void __launch_bounds__(kGemmThreads)
   const int m0 = int(blockIdx.y) * kTileM, n0 = int(blockIdx.x) * kTileN;
   const int64_t kbeg = int64_t(blockIdx.z) * kchunk;
   const int64_t kend = kbeg + kchunk < kd ? kbeg + kchunk : kd;
-  T acc[4][4];
+  T acc[4][4];  // fully unrolled loops below keep it in registers
+#pragma unroll
   for (int i = 0; i < 4; ++i)
+#pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
 
   for (int64_t k0 = kbeg; k0 < kend; k0 += kTileK) {
+#pragma unroll
     for (int l = 0; l < (kTileM * kTileK) / kGemmThreads; ++l) {
       const int e = tid + l * kGemmThreads;
       const int kk = e % kTileK, m = e / kTileK;  // A: consecutive threads walk the reduction
       const int64_t q = k0 + kk;
       As[kk][m] = (m0 + m < M && q < kend) ? a(m0 + m, q) : T(0);
     }
+#pragma unroll
     for (int l = 0; l < (kTileN * kTileK) / kGemmThreads; ++l) {
       const int e = tid + l * kGemmThreads;
       const int n = e % kTileN, kk = e / kTileN;  // B: consecutive threads walk the columns
@@ -77,7 +81,9 @@ __global__ void __launch_bounds__(kGemmThreads)
     }
     __syncthreads();
   }
+#pragma unroll
   for (int i = 0; i < 4; ++i)
+#pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
       if (m < M && n < Ncols) out(m, n, acc[i][j], int(blockIdx.z));
