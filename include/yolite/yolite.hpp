@@ -1,15 +1,44 @@
 // yolite.hpp -- train and run YOLOv5-style object detectors in C++20, header-only.
 //
-// Include this one header and link OpenMP (the CMake target yolite::yolite does both):
+// Include this one header and link the CMake target (it brings OpenMP, Eigen, stb, json):
 //
 //   find_package(yolite REQUIRED)
 //   target_link_libraries(app PRIVATE yolite::yolite)
 //
-// The library reads like the pipeline, one folder per stage:
+// Detect objects with weights from `yolite train` (or a YOLOv5 .pt file):
+//
+//   #include <yolite/yolite.hpp>
+//   int main() {
+//     yolite::Detector det("runs/train/exp/weights/best.pt", {.imgsz = 320});
+//     for (const yolite::Detection& d : det.detect("photo.jpg"))
+//       std::printf("%s %.2f [%.0f %.0f %.0f %.0f]\n", det.name(d.cls).c_str(), d.score,
+//                   d.x1, d.y1, d.x2, d.y2);
+//   }
+//
+// Train (the same options as `yolite train`):
+//
+//   yolite::train::TrainOptions o;
+//   o.data = "dataset.yaml"; o.cfg = "yolov5n"; o.imgsz = 320; o.epochs = 30;
+//   yolite::train::Trainer trainer(o);
+//   auto result = trainer.run();                 // runs/train/exp/weights/best.pt
+//
+// The library reads like the pipeline, one folder per stage, one file per idea:
 //   core/      Tensor<T>, Image, errors, Rng, OpenMP helpers
-//   ops/       math kernels: cpu/ reference loops beside fast kernels, cuda/ twins
-//   autograd/  Var<T>, the tape, gradient checking
-//   nn/ model/ loss/ optim/ data/ train/ infer/ eval/ io/ viz/ synth/
+//   ops/       math kernels: cpu/ reference loops beside fast kernels; cuda/ twins (.cu only)
+//   autograd/  Var<T>, the tape, the differentiable ops, gradient checking
+//   nn/        Module (PyTorch state-dict names), Conv, Bottleneck, C3, SPPF, Upsample, Concat
+//   model/     YOLOv5 n/s/m/l/x specs, Detect, the model built at run time, summaries
+//   loss/      IoU family, target assignment, YOLOv5's loss
+//   optim/     SGD / Adam / AdamW, parameter groups, warm-up and schedules, EMA
+//   data/      image I/O, COCO, YOLO txt, yaml, split, stats, letterbox, augment, loader
+//   synth/     the synthetic bottle renderer
+//   io/        zip, npy/npz, safetensors, checkpoints, YOLOv5 .pt import
+//   train/     hyperparameters, the training loop, validation, plots
+//   infer/     NMS, Detector
+//   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
+//   viz/       bitmap font, boxes, grids, plots
+// No global state: randomness flows through yolite::Rng objects seeded by the caller; the
+// only per-thread setting is autograd's grad mode (NoGradGuard). Errors are yolite::Error.
 #pragma once
 
 #include "core/error.hpp"
@@ -18,5 +47,41 @@
 #include "core/rng.hpp"
 #include "core/tensor.hpp"
 
-#include "autograd/variable.hpp"
 #include "autograd/gradcheck.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/variable.hpp"
+
+#include "model/summary.hpp"
+#include "model/yolo.hpp"
+
+#include "loss/yolo_loss.hpp"
+#include "optim/adam.hpp"
+#include "optim/ema.hpp"
+#include "optim/sgd.hpp"
+
+#include "data/augment.hpp"
+#include "data/coco.hpp"
+#include "data/convert.hpp"
+#include "data/dataset_yaml.hpp"
+#include "data/image_io.hpp"
+#include "data/letterbox.hpp"
+#include "data/loader.hpp"
+#include "data/split.hpp"
+#include "data/stats.hpp"
+#include "data/yolo_txt.hpp"
+
+#include "synth/dataset_writer.hpp"
+
+#include "io/checkpoint.hpp"
+#include "io/npy.hpp"
+#include "io/torch_pt.hpp"
+
+#include "train/trainer.hpp"
+
+#include "eval/ap.hpp"
+#include "eval/coco_eval.hpp"
+#include "infer/detector.hpp"
+
+#include "viz/draw.hpp"
+#include "viz/grid.hpp"
+#include "viz/plot.hpp"

@@ -16,7 +16,6 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <yolite/data/dataset_yaml.hpp>
 #include <yolite/data/fs.hpp>
@@ -101,17 +100,22 @@ int run_val(int argc, char** argv) {
     }
   }
   if (save_json) {
-    nlohmann::json out = nlohmann::json::array();
+    // COCO results format, one object per detection (written directly: it can be large)
+    std::string out = "[";
+    bool first = true;
     for (auto& im : r.detections)
       for (auto& d : im.dets) {
-        auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
-        out.push_back({{"image_id", im.index + 1},
-                       {"category_id", d.cls + 1},
-                       {"bbox", {round3(d.x1), round3(d.y1), round3(d.x2 - d.x1), round3(d.y2 - d.y1)}},
-                       {"score", std::round(double(d.score) * 100000.0) / 100000.0}});
+        char buf[256];
+        std::snprintf(buf, sizeof buf,
+                      "%s{\"image_id\":%d,\"category_id\":%d,\"bbox\":[%.3f,%.3f,%.3f,%.3f],\"score\":%.5f}",
+                      first ? "" : ",", im.index + 1, d.cls + 1, d.x1, d.y1, d.x2 - d.x1, d.y2 - d.y1,
+                      double(d.score));
+        out += buf;
+        first = false;
       }
+    out += "]\n";
     fs::path jp = save_dir / (fs::path(weights).stem().string() + "_predictions.json");
-    yolite::data::write_file_atomic(jp, out.dump());
+    yolite::data::write_file_atomic(jp, out);
     std::printf("Saving %s (score it against `yolite yolo2coco --data %s --task %s`)\n",
                 jp.string().c_str(), data.c_str(), task.c_str());
   }
