@@ -106,7 +106,7 @@ int run_forward(int argc, char** argv) {
       io::save_npy((fs::path(raw_dir) / ("raw" + std::to_string(l) + ".npy")).string(),
                    model::Detect<float>::to_yolov5_layout(raw[l].value(), m->num_anchors()));
   if (!quiet) {
-    std::printf("%s\n", model::summarize(*m).line().c_str());
+    std::printf("%s\n", model::summarize(*m).fused_line().c_str());  // as detect.py prints it
     std::printf("input %s -> output %s %s (%.1f ms)\n", x.shape().str().c_str(),
                 y.shape().str().c_str(), output.c_str(), ms_taken);
     if (!raw_dir.empty())
