@@ -4,11 +4,12 @@
 #   1. set up (Debian packages, configure, build)           scripts/setup.sh
 #   2. render a small bottle data set (5 classes, 512/300)  yolite synth
 #   3. COCO -> YOLO labels, split train/val/test            yolite coco2yolo, yolite split
-#   4. fine-tune the shipped base model at image size 256    yolite train
+#   4. train yolov5n at image size 256                      yolite train
 #   5. score it on the test split                           yolite val --task test
 #   6. detect on the test split (4x4 collage) and on the
 #      "real-life" test_image.jpg                           yolite detect
-# and print where every result is. Outputs go to runs/tutorial/ (replaced on each run).
+# and print where every result is.
+# (Step 4 starts from models/yolite_base_n.pt when that file exists, else from scratch.) Outputs go to runs/tutorial/ (replaced on each run).
 # Tunables (environment): PER_CLASS, EPOCHS, IMG, BATCH, WEIGHTS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,10 +18,14 @@ bash "$ROOT/scripts/setup.sh" "$BUILD"
 Y="$BUILD/yolite"
 OUT="$ROOT/runs/tutorial"
 PER_CLASS="${PER_CLASS:-80}"
-EPOCHS="${EPOCHS:-12}"
+EPOCHS="${EPOCHS:-30}"
 IMG="${IMG:-256}"
 BATCH="${BATCH:-16}"
-WEIGHTS="${WEIGHTS:-$ROOT/models/yolite_base_n.pt}"
+# A base model trained on rendered scenes may ship as models/yolite_base_n.pt (see README);
+# without it the model starts from scratch.
+if [ -z "${WEIGHTS+x}" ]; then
+  if [ -f "$ROOT/models/yolite_base_n.pt" ]; then WEIGHTS="$ROOT/models/yolite_base_n.pt"; else WEIGHTS=""; fi
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cd "$OUT"
@@ -33,7 +38,7 @@ step "yolite coco2yolo"
 "$Y" coco2yolo --coco bottles/coco_instances.json --images bottles/images_raw --out bottles/labels_raw
 step "yolite split (0.8/0.1/0.1, seed 1)"
 "$Y" split --images bottles/images_raw --labels bottles/labels_raw --out dataset --seed 1
-step "yolite train: yolov5n from ${WEIGHTS##*/}, ${EPOCHS} epochs at ${IMG}"
+step "yolite train: yolov5n from ${WEIGHTS:-scratch}, ${EPOCHS} epochs at ${IMG}"
 "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp hyp.scratch-low.yaml --batch "$BATCH" \
   --epochs "$EPOCHS" --data dataset/dataset.yaml --weights "$WEIGHTS" --workers 2 --cache ram \
   --project runs/train --name yolo_bottle_det --exist-ok
