@@ -228,6 +228,26 @@ TEST_SUITE("io") {
       w.finish();
     }
     CHECK(error_of([&] { io::load_yolov5_pt(tmp / "nostore.pt"); }).find("missing") != std::string::npos);
+    // self-referencing data beside the model ('opt' = L with L = [L, L]) converts in bounded time
+    std::string selfref = "\x80\x02}(" + binunicode("opt") + "]q\x01" "h\x01" "a" "h\x01" "a" + binunicode("model") + "}(" +
+                          binunicode("a.weight") + tensor("K\x02K\x01\x86") + "uu.";
+    write_pt("selfref.pt", selfref);
+    io::TorchCheckpoint sr = io::load_yolov5_pt(tmp / "selfref.pt");
+    CHECK(sr.state.size() == 1);
+    CHECK(sr.info["opt"].is_array());
+    // a module shared at every level (2^40 paths) is refused instead of walked forever
+    std::string dag = "\x80\x02}(" + binunicode("model");
+    for (int k = 0; k <= 40; ++k) {
+      dag += "cm\nM\n)\x81}";
+      if (k > 0)
+        dag += "(" + binunicode("_modules") + "}(" + binunicode("a") + "h" + char(k - 1) + binunicode("b") + "h" +
+               char(k - 1) + "uu";
+      dag += "bq" + std::string(1, char(k));
+      if (k < 40) dag += "0";  // POP: only the last one stays on the stack as the model
+    }
+    dag += "u.";
+    write_pt("dag.pt", dag);
+    CHECK(error_of([&] { io::load_yolov5_pt(tmp / "dag.pt"); }).find("100000 modules") != std::string::npos);
     // an os.system "model" is refused, not run
     std::string evil = "\x80\x02}(" + binunicode("model") + "cos\nsystem\n(" + binunicode("true") + "tRu.";
     write_pt("evil.pt", evil);

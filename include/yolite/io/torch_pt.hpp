@@ -79,9 +79,11 @@ using pickle::Kind;
 using pickle::Value;
 
 // Plain pickled data as JSON (dicts with string/int keys, lists, tuples, numbers, strings);
-// anything else becomes a descriptive string such as "<pathlib.PosixPath object>".
-inline nlohmann::json pickle_to_json(const Value* v, int depth = 0) {
-  if (depth > 32) return "...";
+// anything else becomes a descriptive string such as "<pathlib.PosixPath object>". Depth and
+// the total number of values converted are capped (`budget`), so shared or self-referencing
+// containers cannot make it run away.
+inline nlohmann::json pickle_to_json(const Value* v, int depth, int64_t& budget) {
+  if (depth > 32 || --budget < 0) return "...";
   switch (v->kind) {
     case Kind::None: return nullptr;
     case Kind::Bool: return v->b;
@@ -90,14 +92,14 @@ inline nlohmann::json pickle_to_json(const Value* v, int depth = 0) {
     case Kind::Str: return v->s;
     case Kind::Tuple: case Kind::List: case Kind::Set: {
       auto a = nlohmann::json::array();
-      for (auto* x : v->items) a.push_back(pickle_to_json(x, depth + 1));
+      for (auto* x : v->items) a.push_back(pickle_to_json(x, depth + 1, budget));
       return a;
     }
     case Kind::Dict: {
       auto o = nlohmann::json::object();
       for (auto& [k, x] : v->dict) {
         std::string key = k->kind == Kind::Str ? k->s : k->kind == Kind::Int ? std::to_string(k->i) : k->repr();
-        o[key] = pickle_to_json(x, depth + 1);
+        o[key] = pickle_to_json(x, depth + 1, budget);
       }
       return o;
     }
@@ -112,6 +114,10 @@ inline nlohmann::json pickle_to_json(const Value* v, int depth = 0) {
       return v->repr();
     default: return v->repr();
   }
+}
+inline nlohmann::json pickle_to_json(const Value* v) {
+  int64_t budget = 100000;
+  return pickle_to_json(v, 0, budget);
 }
 
 class PtReader {
@@ -204,6 +210,7 @@ struct ModuleWalker {
   std::vector<const Value*> ancestors;
 
   void add_tensor(const std::string& name, const Value* t, bool is_param) {
+    if (out.keys.size() >= 1000000) fail(path, ": more than a million state entries; refusing");
     if (t->kind != Kind::Tensor) fail(path, ": state entry '", name, "' is ", t->repr(), ", expected a tensor");
     out.keys.push_back(name);
     if (is_param) out.parameters.push_back(name);
@@ -217,8 +224,12 @@ struct ModuleWalker {
     }
   }
 
+  int64_t visits = 0;
+
   void walk(const Value* m, const std::string& prefix) {
     if (ancestors.size() > 64) fail(path, ": module tree deeper than 64 levels at '", prefix, "'");
+    // a module shared many times over could make the walk exponential: cap it
+    if (++visits > 100000) fail(path, ": more than 100000 modules in the model tree; refusing");
     for (auto* a : ancestors)
       if (a == m) fail(path, ": module tree has a cycle at '", prefix, "'");
     if (m->kind != Kind::Object || !m->state || m->state->kind != Kind::Dict)
