@@ -1,7 +1,7 @@
 // benchmarks/conv_stack.cpp -- the 60 convolutions of YOLOv5s at 320x320, batch 8, float32:
 // yolite's fast CPU kernels vs libtorch (NCHW default and channels_last), 2 threads.
 //
-//   bench_conv_stack [--threads 2] [--runs 5] [--batch 8] [--size 320]
+//   bench_conv_stack [--threads 2] [--runs 5] [--batch 8] [--size 320] [--cpu-time]
 //
 // The conv list is derived from the yolov5s.yaml layer list (DESIGN.md section 2) with width
 // 0.50 (channels ceil(c*0.5/8)*8) and depth 0.33 (repeats max(round(n*0.33),1)): 57 Conv
@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <string>
@@ -127,15 +128,29 @@ struct Builder {
 struct Stat {
   double median = 0, min = 0;
 };
+// Milliseconds now: wall clock, or (--cpu-time, single thread only) the CPU time of the calling
+// thread, which on a loaded machine is far less noisy than the wall clock for OUR kernels. The
+// libtorch columns are not comparable in that mode: libtorch (its oneDNN/TBB pools) still uses
+// helper threads and the caller's CPU time then includes its waiting.
+bool g_cpu_time = false;
+double now_ms() {
+  if (g_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
+
 std::vector<Stat> measure(int runs, const std::vector<std::function<void()>>& variants) {
   for (int w = 0; w < 2; ++w)
     for (auto& f : variants) f();
   std::vector<std::vector<double>> t(variants.size());
   for (int i = 0; i < runs; ++i)
     for (size_t v = 0; v < variants.size(); ++v) {
-      auto t0 = Clock::now();
+      const double t0 = now_ms();
       variants[v]();
-      t[v].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      t[v].push_back(now_ms() - t0);
     }
   std::vector<Stat> out(variants.size());
   for (size_t v = 0; v < variants.size(); ++v) {
@@ -209,17 +224,30 @@ struct Times {
 
 int main(int argc, char** argv) {
   int threads = 2, runs = 5, batch = 8, size = 320;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    int v = std::atoi(argv[i + 1]);
+    if (a == "--cpu-time") {
+      g_cpu_time = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "flag %s needs a value\n", a.c_str());
+      return 2;
+    }
+    int v = std::atoi(argv[++i]);
     if (a == "--threads") threads = v;
     else if (a == "--runs") runs = std::max(v, 5);
     else if (a == "--batch") batch = v;
     else if (a == "--size") size = v;
     else {
-      std::fprintf(stderr, "unknown flag %s (expected --threads/--runs/--batch/--size N)\n", a.c_str());
+      std::fprintf(stderr, "unknown flag %s (expected --threads/--runs/--batch/--size N, --cpu-time)\n",
+                   a.c_str());
       return 2;
     }
+  }
+  if (g_cpu_time && threads != 1) {
+    std::fprintf(stderr, "--cpu-time measures the calling thread only: use it with --threads 1\n");
+    return 2;
   }
   if (threads < 1 || batch < 1 || size < 32 || size % 32) {
     std::fprintf(stderr, "bad arguments: need threads >= 1, batch >= 1, size a multiple of 32\n");
@@ -235,8 +263,9 @@ int main(int argc, char** argv) {
   const int nconv = int(b.convs.size());
   int ndetect = 0;
   for (auto& c : b.convs) ndetect += c.bias;
-  std::printf("YOLOv5s convs at %dx%d, batch %d, %d threads: %d convs (%d Conv + %d Detect)%s\n",
-              size, size, batch, threads, nconv, nconv - ndetect, ndetect,
+  std::printf("YOLOv5s convs at %dx%d, batch %d, %d threads, %s: %d convs (%d Conv + %d Detect)%s\n",
+              size, size, batch, threads, g_cpu_time ? "thread CPU time" : "wall time", nconv,
+              nconv - ndetect, ndetect,
               nconv == 60 ? "" : "  <-- EXPECTED 60");
   std::printf("%-22s %5s %5s %2s %2s %3s %3s %4s %s\n", "layer", "C", "K", "R", "s", "pad", "H",
               "bias", "gradin");
@@ -267,6 +296,8 @@ int main(int argc, char** argv) {
   }
 
   const double peak = measure_peak_gflops(threads);
+  if (g_cpu_time)
+    std::printf("(--cpu-time: yolite timed by its thread's CPU time; libtorch columns NOT comparable)\n");
   std::printf("\nFP32 peak (register-only FMA loop, %d threads): %.1f GFLOP/s\n", threads, peak);
   std::printf("%zu distinct shapes; forward %.2f GFLOP, fwd+bwd %.2f GFLOP per batch\n\n",
               uniq.size(), total_flops_fwd * 1e-9, total_flops_all * 1e-9);
