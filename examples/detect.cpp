@@ -11,7 +11,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    yolite::Detector det(argv[1], {.imgsz = 320, .conf_thres = 0.25f});
+    yolite::DetectorOptions opt;
+    opt.imgsz = 320;        // the training image size
+    opt.conf_thres = 0.25f;
+    yolite::Detector det(argv[1], opt);
     yolite::Image img = yolite::data::load_image(argv[2]);
     for (const yolite::Detection& d : det.detect(img)) {
       std::printf("%-16s %.2f  [%6.1f %6.1f %6.1f %6.1f]\n", det.name(d.cls).c_str(), d.score,

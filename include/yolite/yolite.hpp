@@ -9,7 +9,7 @@
 //
 //   #include <yolite/yolite.hpp>
 //   int main() {
-//     yolite::Detector det("runs/train/exp/weights/best.pt", {.imgsz = 320});
+//     yolite::Detector det("runs/train/exp/weights/best.pt");   // DetectorOptions: imgsz, conf, ...
 //     for (const yolite::Detection& d : det.detect("photo.jpg"))
 //       std::printf("%s %.2f [%.0f %.0f %.0f %.0f]\n", det.name(d.cls).c_str(), d.score,
 //                   d.x1, d.y1, d.x2, d.y2);

@@ -2,6 +2,8 @@
 // export), its validation (every documented defect), clipping, and class mapping.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -11,23 +13,9 @@
 
 namespace fs = std::filesystem;
 using namespace yolite;
+using namespace yolite::testing;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(YOLITE_BINARY_DIR) / "tmp_tests_data" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 fs::path bccd() { return fs::path(YOLITE_SHARED_DIR) / "datasets/bccd"; }
 
 // A small COCO file; `images`, `anns`, `cats` replace the default arrays' contents.

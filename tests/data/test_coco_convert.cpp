@@ -2,6 +2,8 @@
 // and nothing-partial guarantees.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -11,23 +13,9 @@
 
 namespace fs = std::filesystem;
 using namespace yolite;
+using namespace yolite::testing;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(YOLITE_BINARY_DIR) / "tmp_tests_data" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 size_t count_files(const fs::path& d) {
   size_t n = 0;
   if (fs::exists(d))

@@ -2,6 +2,8 @@
 // PNG/BMP/JPEG round trips, errors that name the file, the resize kernels, atomic writes.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <filesystem>
 #include <string>
 
@@ -10,22 +12,9 @@
 
 namespace fs = std::filesystem;
 using namespace yolite;
+using namespace yolite::testing;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(YOLITE_BINARY_DIR) / "tmp_tests_data" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 Image gradient(int w, int h, int c) {
   Image img(w, h, c);
   for (int y = 0; y < h; ++y)

@@ -3,6 +3,8 @@
 // Also data/stats.hpp on the same data.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <filesystem>
 #include <map>
 #include <set>
@@ -14,23 +16,9 @@
 
 namespace fs = std::filesystem;
 using namespace yolite;
+using namespace yolite::testing;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(YOLITE_BINARY_DIR) / "tmp_tests_data" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // part -> set of image file names (relative) under out/images/<part>
 std::map<std::string, std::set<std::string>> listing(const fs::path& out) {

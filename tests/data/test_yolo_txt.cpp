@@ -1,6 +1,8 @@
 // Tests for data/yolo_txt.hpp: reading/writing YOLO label files, errors naming file:line.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <filesystem>
 #include <string>
 
@@ -9,24 +11,8 @@
 
 namespace fs = std::filesystem;
 using namespace yolite;
+using namespace yolite::testing;
 
-namespace {
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(YOLITE_BINARY_DIR) / "tmp_tests_data" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
 
 TEST_SUITE("data") {
   TEST_CASE("yolo txt: read boxes, confidence column and polygons") {
