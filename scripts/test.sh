@@ -7,7 +7,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${YOLITE_BUILD_DIR:-$ROOT/build}"
 bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"
-(cd "$BUILD" && ctest --output-on-failure -j 2 --timeout 900)
 NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
 if [ -x "$NVCC" ] && [ "${YOLITE_SKIP_CUDA:-0}" != 1 ]; then
   echo "== CUDA build (nvcc $("$NVCC" --version | tail -n 1))"
@@ -17,3 +16,6 @@ if [ -x "$NVCC" ] && [ "${YOLITE_SKIP_CUDA:-0}" != 1 ]; then
   cmake --build "$BUILD-cuda" --target test_cuda -j "$(nproc)"
   (cd "$BUILD-cuda" && ctest --output-on-failure -R '^cuda$')
 fi
+echo "== test suites"
+cd "$BUILD"
+ctest --output-on-failure -j 2 --timeout 900
