@@ -7,6 +7,18 @@
 //
 // Copies are shallow (like torch.Tensor): `Tensor b = a;` shares storage; `a.clone()` copies.
 // Shapes have up to 6 dimensions. Shape mismatches throw yolite::Error naming both shapes.
+//
+//   auto y = Tensor<float>::uninit({8, 64, 80, 80});  // NOT zeroed: for outputs that a kernel
+//                                                      // overwrites completely (saves a memset)
+//
+// Memory: blocks of 64 KiB and more are recycled through a per-thread cache (thread_local,
+// see internal::BlockCache below): when the last tensor sharing a block goes away, the block is
+// kept by the thread that released it and handed to the next allocation of the same size class
+// on that thread, instead of going back to the OS (a fresh large block costs an mmap, page
+// faults on first touch and a munmap -- about a fifth of a training step before this cache).
+// Each thread keeps at most kBlockCacheBytes; yolite::release_tensor_cache() frees the calling
+// thread's blocks now. The cache never changes values (zeroed tensors are zeroed either way),
+// so results do not depend on it.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -78,21 +90,136 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os <<
 // absurd allocations before any memory is touched): 2^34 elements.
 inline constexpr int64_t kMaxTensorElements = int64_t(1) << 34;
 
+// Largest number of bytes one thread's block cache keeps (beyond it, the oldest blocks are freed).
+inline constexpr size_t kBlockCacheBytes = size_t(2) << 30;
+// Blocks smaller than this are left to malloc (which already recycles them without syscalls).
+inline constexpr size_t kBlockCacheMin = size_t(64) << 10;
+
 namespace internal {
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
+
+// Size class of a block of `bytes` (>= kBlockCacheMin): rounded up to 8 steps per power of two,
+// so a block serves requests up to 12.5% smaller than it and the cache stays small.
+inline size_t block_class(size_t bytes) {
+  int lg = 63 - __builtin_clzll(static_cast<unsigned long long>(bytes));
+  size_t step = size_t(1) << std::max(lg - 3, 6);
+  return (bytes + step - 1) / step * step;
+}
+
+// The calling thread's cache of free blocks, most recently released last. Owned by the thread
+// (thread_local): only that thread reads or writes it, and its blocks are freed when the thread
+// ends. A block released on another thread than the one that allocated it simply joins the
+// releasing thread's cache (the memory came from std::aligned_alloc, so any thread may own it).
+class BlockCache {
+ public:
+  BlockCache() { state() = kAlive; }
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+  ~BlockCache() {
+    state() = kGone;
+    release();
+  }
+  // A cached block of exactly `cls` bytes, or nullptr.
+  void* take(size_t cls) {
+    for (size_t i = blocks_.size(); i-- > 0;)
+      if (blocks_[i].bytes == cls) {
+        void* p = blocks_[i].ptr;
+        blocks_.erase(blocks_.begin() + std::ptrdiff_t(i));
+        total_ -= cls;
+        return p;
+      }
+    return nullptr;
+  }
+  void give(void* p, size_t cls) {
+    if (cls > kBlockCacheBytes) {
+      std::free(p);
+      return;
+    }
+    blocks_.push_back({p, cls});
+    total_ += cls;
+    size_t drop = 0;  // oldest first
+    while (total_ > kBlockCacheBytes) {
+      std::free(blocks_[drop].ptr);
+      total_ -= blocks_[drop].bytes;
+      ++drop;
+    }
+    if (drop) blocks_.erase(blocks_.begin(), blocks_.begin() + std::ptrdiff_t(drop));
+  }
+  void release() {
+    for (auto& b : blocks_) std::free(b.ptr);
+    blocks_.clear();
+    total_ = 0;
+  }
+  size_t bytes() const { return total_; }
+  // kNone before this thread's cache is first used, kAlive while it exists, kGone after it
+  // was destroyed (a tensor that dies later in the thread's or program's teardown then frees
+  // its block directly).
+  enum State : unsigned char { kNone, kAlive, kGone };
+  static State& state() {
+    thread_local State s = kNone;  // trivially destructible: valid during teardown
+    return s;
+  }
+  static bool usable() { return state() != kGone; }
+  static BlockCache& local() {
+    thread_local BlockCache c;
+    return c;
+  }
+
+ private:
+  struct Block {
+    void* ptr;
+    size_t bytes;
+  };
+  std::vector<Block> blocks_;
+  size_t total_ = 0;
 };
+
+// n elements, 64-byte aligned; zeroed when `zero`, else uninitialised.
 template <class T>
-std::shared_ptr<T[]> aligned_alloc_zeroed(int64_t n) {
+std::shared_ptr<T[]> aligned_alloc_elems(int64_t n, bool zero) {
   YOLITE_CHECK(n >= 0 && n <= kMaxTensorElements, "Tensor: refusing to allocate ", n, " elements");
   size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T);
   bytes = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  return std::shared_ptr<T[]>(static_cast<T*>(p), [](T* q) { std::free(q); });
+  if (bytes < kBlockCacheMin) {
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    if (zero) std::memset(p, 0, bytes);
+    return std::shared_ptr<T[]>(static_cast<T*>(p), [](T* q) { std::free(q); });
+  }
+  const size_t cls = block_class(bytes);
+  void* p = BlockCache::local().take(cls);
+  if (!p) {
+    p = std::aligned_alloc(64, cls);
+    if (!p) {
+      BlockCache::local().release();  // give the cached memory back and try once more
+      p = std::aligned_alloc(64, cls);
+      if (!p) throw std::bad_alloc();
+    }
+  }
+  if (zero) std::memset(p, 0, bytes);
+  return std::shared_ptr<T[]>(static_cast<T*>(p), [cls](T* q) {
+    if (BlockCache::usable())
+      BlockCache::local().give(q, cls);
+    else
+      std::free(q);
+  });
+}
+template <class T>
+std::shared_ptr<T[]> aligned_alloc_zeroed(int64_t n) {
+  return aligned_alloc_elems<T>(n, true);
 }
 }  // namespace internal
+
+// Frees the blocks the calling thread's tensor cache holds (see the header comment).
+inline void release_tensor_cache() {
+  if (internal::BlockCache::state() == internal::BlockCache::kAlive)
+    internal::BlockCache::local().release();
+}
+// Bytes the calling thread's tensor cache holds.
+inline size_t tensor_cache_bytes() {
+  return internal::BlockCache::state() == internal::BlockCache::kAlive
+             ? internal::BlockCache::local().bytes()
+             : 0;
+}
 
 // ---- Tensor --------------------------------------------------------------------------------
 template <class T>
@@ -104,16 +231,13 @@ class Tensor {
       Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
   Tensor() = default;
-  explicit Tensor(const Shape& shape) : shape_(shape) {
-    for (int i = 0; i < shape.ndim(); ++i)
-      YOLITE_CHECK(shape[i] >= 0, "Tensor: negative dimension in shape ", shape.str());
-    storage_ = internal::aligned_alloc_zeroed<T>(shape.numel());
-    data_ = storage_.get();
-  }
+  explicit Tensor(const Shape& shape) : Tensor(shape, Init::zero) {}
   Tensor(std::initializer_list<int64_t> dims) : Tensor(Shape(dims)) {}
-  Tensor(const Shape& shape, T value) : Tensor(shape) { fill(value); }
+  Tensor(const Shape& shape, T value) : Tensor(shape, Init::none) { fill(value); }
 
   static Tensor zeros(const Shape& s) { return Tensor(s); }
+  // Storage NOT initialised: only for tensors that are completely overwritten before any read.
+  static Tensor uninit(const Shape& s) { return Tensor(s, Init::none); }
   static Tensor full(const Shape& s, T v) { return Tensor(s, v); }
   static Tensor from(const Shape& s, std::span<const T> values) {
     Tensor t(s);
@@ -187,7 +311,7 @@ class Tensor {
     return v;
   }
   Tensor clone() const {
-    Tensor t(shape_);
+    Tensor t = uninit(shape_);
     if (numel()) std::memcpy(t.data(), data_, sizeof(T) * size_t(numel()));
     return t;
   }
@@ -234,6 +358,14 @@ class Tensor {
       ++i;
     }
     return off;
+  }
+
+  enum class Init { zero, none };
+  Tensor(const Shape& shape, Init init) : shape_(shape) {
+    for (int i = 0; i < shape.ndim(); ++i)
+      YOLITE_CHECK(shape[i] >= 0, "Tensor: negative dimension in shape ", shape.str());
+    storage_ = internal::aligned_alloc_elems<T>(shape.numel(), init == Init::zero);
+    data_ = storage_.get();
   }
 
   std::shared_ptr<T[]> storage_;

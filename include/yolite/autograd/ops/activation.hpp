@@ -15,7 +15,7 @@ namespace yolite::ag {
 template <class T>
 Var<T> silu(const Var<T>& x) {
   YOLITE_CHECK(x.defined(), "ag::silu: undefined input");
-  Tensor<T> y(x.shape());
+  Tensor<T> y = Tensor<T>::uninit(x.shape());
   ops::silu_forward(x.value().data(), y.data(), y.numel());
   Tensor<T> xv = x.value();
   return make_result<T>(std::move(y), {x}, "silu", [xv](Node<T>& self) {
@@ -27,7 +27,7 @@ Var<T> silu(const Var<T>& x) {
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
   YOLITE_CHECK(x.defined(), "ag::sigmoid: undefined input");
-  Tensor<T> y(x.shape());
+  Tensor<T> y = Tensor<T>::uninit(x.shape());
   ops::sigmoid_forward(x.value().data(), y.data(), y.numel());
   Tensor<T> yv = y;  // shallow: the result's own value
   return make_result<T>(std::move(y), {x}, "sigmoid", [yv](Node<T>& self) {

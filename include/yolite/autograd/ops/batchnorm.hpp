@@ -58,7 +58,7 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
       invstd[c] = T(1.0 / std::sqrt(double(running_var[c]) + eps));
     }
   }
-  Tensor<T> y(xs);
+  Tensor<T> y = Tensor<T>::uninit(xs);
   ops::batchnorm_forward(x.value().data(), N, C, HW, mean.data(), invstd.data(),
                          gamma.value().data(), beta.value().data(), y.data());
   Tensor<T> xv = x.value(), gv = gamma.value();

@@ -34,7 +34,7 @@ Var<T> concat(const std::vector<Var<T>>& xs) {
   }
   const int N = int(s0[0]);
   const int64_t HW = s0[2] * s0[3];
-  Tensor<T> y({s0[0], Ct, s0[2], s0[3]});
+  Tensor<T> y = Tensor<T>::uninit({s0[0], Ct, s0[2], s0[3]});
   ops::concat_forward(ptrs, channels, N, HW, y.data());
   return make_result<T>(std::move(y), xs, "concat", [channels, N, HW](Node<T>& self) {
     std::vector<T*> dxs(channels.size(), nullptr);

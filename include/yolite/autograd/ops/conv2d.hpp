@@ -34,7 +34,7 @@ Var<T> conv2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int
   p.K = int(ws[0]), p.R = int(ws[2]), p.S = int(ws[3]);
   p.stride = stride, p.pad = pad;
   p.validate();
-  Tensor<T> y({p.N, p.K, p.OH(), p.OW()});
+  Tensor<T> y = Tensor<T>::uninit({p.N, p.K, p.OH(), p.OW()});
   ops::conv2d_forward<T>(p, x.value().data(), w.value().data(),
                          has_bias ? b.value().data() : nullptr, y.data());
   std::vector<Var<T>> parents = has_bias ? std::vector<Var<T>>{x, w, b} : std::vector<Var<T>>{x, w};

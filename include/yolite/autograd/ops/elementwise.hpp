@@ -24,7 +24,7 @@ void check_same_shape(const Var<T>& a, const Var<T>& b, const char* op) {
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
   detail::check_same_shape(a, b, "ag::add");
-  Tensor<T> y(a.shape());
+  Tensor<T> y = Tensor<T>::uninit(a.shape());
   ops::add(a.value().data(), b.value().data(), y.data(), y.numel());
   return make_result<T>(std::move(y), {a, b}, "add", [](Node<T>& self) {
     const int64_t n = self.grad.numel();
@@ -36,7 +36,7 @@ Var<T> add(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
   detail::check_same_shape(a, b, "ag::mul");
-  Tensor<T> y(a.shape());
+  Tensor<T> y = Tensor<T>::uninit(a.shape());
   ops::mul(a.value().data(), b.value().data(), y.data(), y.numel());
   Tensor<T> av = a.value(), bv = b.value();
   return make_result<T>(std::move(y), {a, b}, "mul", [av, bv](Node<T>& self) {
@@ -49,7 +49,7 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> scale(const Var<T>& a, T s) {
   YOLITE_CHECK(a.defined(), "ag::scale: undefined input");
-  Tensor<T> y(a.shape());
+  Tensor<T> y = Tensor<T>::uninit(a.shape());
   ops::scale(a.value().data(), s, y.data(), y.numel());
   return make_result<T>(std::move(y), {a}, "scale", [s](Node<T>& self) {
     if (Tensor<T>* g = grad_of(self, 0))

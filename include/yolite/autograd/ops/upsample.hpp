@@ -18,7 +18,7 @@ Var<T> upsample_nearest2x(const Var<T>& x) {
   YOLITE_CHECK(s.ndim() == 4, "ag::upsample_nearest2x: expected [N,C,H,W], got ", s.str());
   const int64_t P = s[0] * s[1];
   const int H = int(s[2]), W = int(s[3]);
-  Tensor<T> y({s[0], s[1], 2 * s[2], 2 * s[3]});
+  Tensor<T> y = Tensor<T>::uninit({s[0], s[1], 2 * s[2], 2 * s[3]});
   ops::upsample_nearest2x_forward(x.value().data(), P, H, W, y.data());
   return make_result<T>(std::move(y), {x}, "upsample_nearest2x", [P, H, W](Node<T>& self) {
     if (Tensor<T>* g = grad_of(self, 0))
