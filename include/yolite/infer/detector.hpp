@@ -9,7 +9,9 @@
 // aspect (padding to a stride multiple only, grey 114), RGB 0..1 NCHW, an eval-mode forward
 // without a graph, NMS (conf 0.25, IoU 0.45, max 1000 by default), and the boxes mapped back
 // to the original image's pixels. detect() is const and keeps no per-call state in the object,
-// so one Detector can serve several threads at once.
+// so one Detector can serve several threads at once. At load, every Conv block's BatchNorm is
+// folded into its convolution (YOLOv5's fuse(); DetectorOptions::fuse = false keeps them apart),
+// and each detect() runs with denormals flushed to zero (core/parallel.hpp).
 #pragma once
 #include <chrono>
 #include <memory>
@@ -17,8 +19,10 @@
 #include <vector>
 
 #include "../core/image.hpp"
+#include "../core/parallel.hpp"
 #include "../data/image_io.hpp"
 #include "../data/letterbox.hpp"
+#include "../nn/conv.hpp"
 #include "../train/weights.hpp"
 #include "detection.hpp"
 #include "nms.hpp"
@@ -32,6 +36,7 @@ struct DetectorOptions {
   int max_det = 1000;
   std::vector<int> classes;  // keep only these class ids (empty = all)
   bool agnostic_nms = false;
+  bool fuse = true;          // fold each Conv's BatchNorm into its weights once, at load
 };
 
 // Time spent per stage of one detect() call, in milliseconds.
@@ -56,6 +61,7 @@ class Detector {
  public:
   explicit Detector(const std::string& weights, DetectorOptions opt = {})
       : model_(train::build_model(train::read_weights(weights))), opt_(std::move(opt)) {
+    if (opt_.fuse) nn::fuse_conv_bn<float>(*model_);
     stride_ = std::max(32, int(model_->max_stride()));
     opt_.imgsz = data::round_up_to_stride(opt_.imgsz, stride_);
     if (model_->names.size() != size_t(model_->nc())) {
@@ -79,6 +85,7 @@ class Detector {
     Tensor<float> pred;
     {
       NoGradGuard ng;
+      FlushDenormalsGuard ftz;
       pred = model_->detect().decode(model_->forward_raw(Var<float>(x)));
     }
     auto t2 = clock::now();

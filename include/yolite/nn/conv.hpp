@@ -9,6 +9,16 @@
 // using them moves the head logits by up to ~10, see shared/fixtures/README.md).
 // Default initialisation is PyTorch's: conv weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 // (kaiming_uniform with a = sqrt(5)); BN weight 1, bias 0, running mean 0, var 1.
+//
+// Inference fusion (YOLOv5's fuse_conv_and_bn): in eval mode BN is a per-channel affine map,
+// so conv -> BN equals one conv with scaled weights and a bias:
+//   scale[k] = gamma[k] / sqrt(running_var[k] + eps)
+//   w'[k]    = w[k] * scale[k]
+//   b'[k]    = beta[k] + (b[k] - running_mean[k]) * scale[k]      (b = 0 without a conv bias)
+//   nn::fuse_conv_bn(*model);   // every Conv block below *model; eval-mode forwards use w', b'
+// The fused tensors are a snapshot (computed in double, stored as T): the block's state dict is
+// unchanged, training mode ignores them, and Conv::unfuse() (or fusing again after the weights
+// changed) keeps them honest.
 #pragma once
 #include <cmath>
 #include <memory>
@@ -104,13 +114,56 @@ class Conv : public Module<T> {
   }
   std::string type_name() const override { return "Conv"; }
   Var<T> forward(const Var<T>& x) override {
+    if (fused() && !this->is_training()) {
+      YOLITE_CHECK(x.shape().ndim() == 4 && x.shape()[1] == conv->c1, "Conv(", conv->c1, "->",
+                   conv->c2, ", fused): input must be [B,", conv->c1, ",H,W], got ",
+                   x.shape().str());
+      return ag::silu(ag::conv2d(x, fused_w_, fused_b_, conv->s, conv->p));
+    }
     return ag::silu(bn->forward(conv->forward(x)));
   }
   int c1() const { return conv->c1; }
   int c2() const { return conv->c2; }
 
+  // Folds the BN's current eval-mode affine map into a fused weight and bias (see the header).
+  void fuse() {
+    const Tensor<T>& w = conv->weight.value();
+    const int K = conv->c2;
+    const int64_t per = w.numel() / K;
+    Tensor<T> fw(w.shape()), fb({K});
+    for (int k = 0; k < K; ++k) {
+      const double scale = double(bn->weight.value()[k]) /
+                           std::sqrt(double(bn->running_var[k]) + bn->eps);
+      for (int64_t i = 0; i < per; ++i) fw[k * per + i] = T(double(w[k * per + i]) * scale);
+      const double b0 = conv->has_bias() ? double(conv->bias.value()[k]) : 0.0;
+      fb[k] = T(double(bn->bias.value()[k]) + (b0 - double(bn->running_mean[k])) * scale);
+    }
+    fused_w_ = Var<T>(fw);
+    fused_b_ = Var<T>(fb);
+  }
+  void unfuse() {
+    fused_w_ = Var<T>();
+    fused_b_ = Var<T>();
+  }
+  bool fused() const { return fused_w_.defined(); }
+
   std::shared_ptr<Conv2d<T>> conv;
   std::shared_ptr<BatchNorm2d<T>> bn;
+
+ private:
+  Var<T> fused_w_, fused_b_;  // not parameters: never in the state dict, never trained
 };
+
+// Fuses every Conv block in the module tree below (and including) m; returns how many.
+template <class T>
+int fuse_conv_bn(Module<T>& m) {
+  int n = 0;
+  if (auto* c = dynamic_cast<Conv<T>*>(&m)) {
+    c->fuse();
+    ++n;
+  }
+  for (auto& [name, child] : m.children()) n += fuse_conv_bn(*child);
+  return n;
+}
 
 }  // namespace yolite::nn
