@@ -149,7 +149,7 @@ class Trainer {
     if (!opt_.weights.empty() && !resuming) init = read_weights(opt_.weights);
     model::ModelSpec spec;
     if (resuming)
-      spec = spec_from_meta(resume_ck.meta["spec"], opt_.resume);
+      spec = spec_from_json(resume_ck.meta["spec"], opt_.resume);
     else if (!opt_.cfg.empty())
       spec = model::yolov5_spec(opt_.cfg);
     else if (init)
@@ -342,13 +342,10 @@ class Trainer {
       if (!opt_.nosave || final_epoch) {
         io::Checkpoint ck = training_checkpoint(*model, ema, *opt, params, spec, names, hyp,
                                                 epoch, best_fitness, best_epoch, last_opt_step);
-        // last.pt goes last: a kill between these writes leaves last.pt at the previous epoch,
-        // and the resumed run redoes this epoch and rewrites best.pt identically (written after
-        // last.pt, a kill here would leave best.pt missing or stale for good).
+        io::save_checkpoint(res.last.string(), ck);
         if (is_best) io::save_checkpoint(res.best.string(), ck);
         if (opt_.save_period > 0 && (epoch + 1) % opt_.save_period == 0)
           io::save_checkpoint((wdir / str("epoch", epoch, ".pt")).string(), ck);
-        io::save_checkpoint(res.last.string(), ck);
       }
       res.epochs_done = epoch + 1;
       if (opt_.patience > 0 && epoch - best_epoch >= opt_.patience) {
@@ -483,7 +480,7 @@ class Trainer {
     meta["ema_updates"] = ema.updates();
     meta["nc"] = int(names.size());
     meta["names"] = names;
-    meta["spec"] = spec_to_meta(spec);
+    meta["spec"] = spec_to_json(spec);
     meta["hyp"] = hyp_to_yaml(hyp);
     meta["opt"] = to_json(opt_);
     meta["resumable"] = true;
