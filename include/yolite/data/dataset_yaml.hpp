@@ -126,7 +126,7 @@ inline DatasetYaml dataset_yaml_from(const Yaml& y, const std::filesystem::path&
   const Yaml& nc = y["nc"];
   if (!nc.is_null()) {
     long long n = nc.integer();
-    if (n <= 0) fail(nc.where(), "nc must be > 0, got ", n);
+    if (n <= 0 || n > kMaxClasses) fail(nc.where(), "nc must be 1..", kMaxClasses, ", got ", n);
     if (names.is_null()) {
       for (long long i = 0; i < n; ++i) d.names.push_back(str("class", i));  // YOLOv5's default names
     } else if (n != (long long)d.names.size()) {

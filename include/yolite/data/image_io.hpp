@@ -1,6 +1,7 @@
 // data/image_io.hpp -- read, write and resize images (JPEG / PNG / BMP through stb).
 //
 //   Image img = data::load_image("images/a.jpg");        // RGB, 3 channels (channels=0: as stored)
+//   Image im2 = data::decode_image(bytes, "upload.jpg");  // the same from encoded bytes in memory
 //   auto [w, h, c] = data::image_size("images/a.jpg");   // header only, no decoding
 //   Image small = data::resize(img, 320, 240);           // area when shrinking, else bilinear
 //   data::save_image("out/a.png", small);                // format from the extension
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <stb_image.h>
@@ -35,18 +37,31 @@
 
 namespace yolite::data {
 
-// Decodes an image file. channels: 3 = RGB (default), 1 = gray, 4 = RGBA, 0 = as stored.
-inline Image load_image(const std::filesystem::path& path, int channels = 3) {
-  YOLITE_CHECK(channels >= 0 && channels <= 4, "load_image(", path.string(), "): channels must be 0..4, got ",
-               channels);
-  std::string bytes = read_file(path);  // names the file when missing
-  if (bytes.empty()) fail(path.string(), ": empty file, expected a JPEG/PNG/BMP image");
+// Images larger than this many pixels are refused from their header, before any pixel memory
+// is allocated (2^28 = 16384 x 16384; stb itself allows 2^24 per side, i.e. terabytes).
+inline constexpr int64_t kMaxImagePixels = int64_t(1) << 28;
+
+// Decodes an encoded image held in memory; `source` names it in errors. The header is read
+// first: a zero or oversized width/height is refused before stb allocates the pixels.
+inline Image decode_image(std::string_view bytes, const std::string& source, int channels = 3,
+                          int64_t max_pixels = kMaxImagePixels) {
+  YOLITE_CHECK(channels >= 0 && channels <= 4, "load_image(", source, "): channels must be 0..4, got ", channels);
+  if (bytes.empty()) fail(source, ": empty file, expected a JPEG/PNG/BMP image");
+  if (bytes.size() > size_t(INT32_MAX)) fail(source, ": ", bytes.size(), " bytes, more than an image file may have (2 GiB)");
+  const auto* p = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int n = int(bytes.size());
   int w = 0, h = 0, c = 0;
-  uint8_t* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()), &w, &h, &c,
-                                      channels);
+  if (!stbi_info_from_memory(p, n, &w, &h, &c)) {
+    const char* why = stbi_failure_reason();
+    fail(source, ": cannot decode image (", why ? why : "unknown reason", "); expected JPEG, PNG or BMP");
+  }
+  if (w <= 0 || h <= 0 || int64_t(w) * int64_t(h) > max_pixels)
+    fail(source, ": image header claims ", w, "x", h, " pixels; at most ", max_pixels,
+         " pixels are accepted (corrupt file?)");
+  uint8_t* px = stbi_load_from_memory(p, n, &w, &h, &c, channels);
   if (!px) {
     const char* why = stbi_failure_reason();
-    fail(path.string(), ": cannot decode image (", why ? why : "unknown reason", "); expected JPEG, PNG or BMP");
+    fail(source, ": cannot decode image (", why ? why : "unknown reason", "); expected JPEG, PNG or BMP");
   }
   int cc = channels ? channels : c;
   Image img;
@@ -56,6 +71,14 @@ inline Image load_image(const std::filesystem::path& path, int channels = 3) {
   img.px.assign(px, px + size_t(w) * size_t(h) * size_t(cc));
   stbi_image_free(px);
   return img;
+}
+
+// Decodes an image file. channels: 3 = RGB (default), 1 = gray, 4 = RGBA, 0 = as stored.
+inline Image load_image(const std::filesystem::path& path, int channels = 3) {
+  YOLITE_CHECK(channels >= 0 && channels <= 4, "load_image(", path.string(), "): channels must be 0..4, got ",
+               channels);
+  std::string bytes = read_file(path);  // names the file when missing
+  return decode_image(bytes, path.string(), channels);
 }
 
 struct ImageSize {

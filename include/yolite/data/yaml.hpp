@@ -192,12 +192,16 @@ class YamlParser {
 
   Yaml parse() {
     skip_blank();
-    if (pos_ >= lines_.size()) {
+    if (pos_ < lines_.size() && lines_[pos_].rfind("---", 0) == 0) {
+      if (!strip_comment(lines_[pos_].substr(3)).empty() && lines_[pos_][3] == ' ')
+        err(pos_, "content on the '---' line is not supported; start it on the next line");
+      ++pos_, skip_blank();
+    }
+    if (pos_ >= lines_.size()) {  // (fuzz regression: "---" as the last line read past the end)
       Yaml y;
       y.source_ = source_;
       return y;  // an empty document is null
     }
-    if (lines_[pos_].rfind("---", 0) == 0) ++pos_, skip_blank();
     Yaml y = block(indent_of(pos_));
     skip_blank();
     if (pos_ < lines_.size()) {

@@ -28,6 +28,11 @@
 
 namespace yolite::data {
 
+// The largest number of classes a data set may have (class indices 0..kMaxClasses-1). Tools
+// that size per-class tables from the labels (stats of a folder without classes.txt) rely on
+// it: a corrupt class field cannot make them allocate billions of entries.
+inline constexpr int kMaxClasses = 100000;
+
 // One label line in double precision; conf < 0 when the file has no confidence column.
 struct LabelRow {
   int cls = 0;
@@ -67,8 +72,8 @@ inline std::vector<LabelRow> parse_yolo_rows(std::string_view text, const std::s
     if (v.size() < 5 || (v.size() > 6 && (v.size() - 1) % 2 != 0))
       fail(source, ":", lineno, ": ", v.size(), " values, expected 5 (class cx cy w h), 6 (+ confidence) or a polygon");
     LabelRow r;
-    if (v[0] < 0 || v[0] != std::floor(v[0]) || v[0] > 1e9)
-      fail(source, ":", lineno, ": class '", v[0], "' must be a non-negative integer");
+    if (v[0] < 0 || v[0] != std::floor(v[0]) || v[0] >= kMaxClasses)
+      fail(source, ":", lineno, ": class '", v[0], "' must be an integer 0..", kMaxClasses - 1);
     r.cls = int(v[0]);
     if (nc >= 0 && r.cls >= nc) fail(source, ":", lineno, ": class ", r.cls, " out of range, the data set has nc=", nc);
     const double tol = 1e-6;

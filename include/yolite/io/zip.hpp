@@ -63,6 +63,7 @@ class ZipReader {
   // The bytes of one member (decompressed if needed), checked against its CRC-32.
   std::string read(const std::string& name) const {
     const ZipEntry& e = entry(name);
+    check_sizes(e);  // before allocating e.size bytes
     std::string s(size_t(e.size), '\0');
     read_member(e, s.data());
     return s;
@@ -182,24 +183,32 @@ class ZipReader {
 
   // Reads and checks one member into dst (e.size bytes).
   void read_member(const ZipEntry& e, void* dst) const {
-    if (e.flags & 1) fail(path(), ": member '", e.name, "' is encrypted; not supported");
-    if (e.method != 0 && e.method != 8)
-      fail(path(), ": member '", e.name, "' uses compression method ", e.method,
-           "; only STORED (0) and DEFLATE (8) are supported");
+    check_sizes(e);
     uint64_t off = data_offset(e);
     std::string what = str(path(), ": member '", e.name, "'");
     if (e.method == 0) {
-      if (e.compressed_size != e.size)
-        fail(what, ": STORED member with compressed size ", e.compressed_size, " != size ", e.size);
       file_.read_into(off, e.size, dst, str("member '", e.name, "'"));
     } else {
-      // DEFLATE expands at most ~1032:1; a larger claim is a corrupt size field.
-      if (e.size / 1032 > e.compressed_size + 1)
-        fail(what, ": claims ", e.size, " bytes from ", e.compressed_size, " compressed bytes (corrupt size)");
       std::string packed = file_.read(off, e.compressed_size, str("member '", e.name, "'"));
       inflate(packed.data(), packed.size(), dst, size_t(e.size), what);
     }
     check_crc(e, dst, e.size);
+  }
+
+  // Encryption and the method are checked, and the uncompressed size a member claims must be
+  // possible for its compressed size (checked against the file when the directory was read),
+  // so no reader allocates for a size field that lies.
+  void check_sizes(const ZipEntry& e) const {
+    if (e.flags & 1) fail(path(), ": member '", e.name, "' is encrypted; not supported");
+    if (e.method != 0 && e.method != 8)
+      fail(path(), ": member '", e.name, "' uses compression method ", e.method,
+           "; only STORED (0) and DEFLATE (8) are supported");
+    std::string what = str(path(), ": member '", e.name, "'");
+    if (e.method == 0 && e.compressed_size != e.size)
+      fail(what, ": STORED member with compressed size ", e.compressed_size, " != size ", e.size);
+    // DEFLATE expands at most ~1032:1; a larger claim is a corrupt size field.
+    if (e.method == 8 && e.size / 1032 > e.compressed_size + 1)
+      fail(what, ": claims ", e.size, " bytes from ", e.compressed_size, " compressed bytes (corrupt size)");
   }
 
   // Offset of a member's data, from its local header.

@@ -76,7 +76,9 @@ struct Hyp {
 inline Hyp hyp_from_yaml(const data::Yaml& y, const std::string& source) {
   YOLITE_CHECK(y.is_map(), source, ": a hyperparameter file must be a map of `key: number`");
   Hyp h;
-  for (auto& [key, val] : y.map()) {
+  for (auto& entry : y.map()) {
+    const auto& key = entry.first;  // not a structured binding: lambdas below use it (clang 14)
+    const auto& val = entry.second;
     if (key == "anchors") continue;  // anchors per level: YOLOv5 allows it; yolite keeps 3
     bool known = false;
     h.for_each([&](const char* k, double& field) {
