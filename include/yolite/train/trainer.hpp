@@ -149,7 +149,7 @@ class Trainer {
     if (!opt_.weights.empty() && !resuming) init = read_weights(opt_.weights);
     model::ModelSpec spec;
     if (resuming)
-      spec = spec_from_json(resume_ck.meta["spec"], opt_.resume);
+      spec = spec_from_meta(resume_ck.meta["spec"], opt_.resume);
     else if (!opt_.cfg.empty())
       spec = model::yolov5_spec(opt_.cfg);
     else if (init)
@@ -480,7 +480,7 @@ class Trainer {
     meta["ema_updates"] = ema.updates();
     meta["nc"] = int(names.size());
     meta["names"] = names;
-    meta["spec"] = spec_to_json(spec);
+    meta["spec"] = spec_to_meta(spec);
     meta["hyp"] = hyp_to_yaml(hyp);
     meta["opt"] = to_json(opt_);
     meta["resumable"] = true;

@@ -7,8 +7,8 @@
 // A yolite checkpoint (io/checkpoint.hpp, safetensors inside whatever the file is called --
 // best.pt keeps the tutorial's paths working) describes its own architecture in its metadata
 // ("spec": layer table, multiples, anchors; "nc", "names"). A YOLOv5 .pt (a zip; io/torch_pt.hpp)
-// is recognised by its first bytes and mapped to the built-in scale with the same depth and
-// width multiples. For inference the EMA weights are used when the file has them, as YOLOv5's
+// is recognised by its first bytes; its network is rebuilt from the model yaml stored inside it
+// (or, without one, from the built-in scale with the same depth and width multiples). For inference the EMA weights are used when the file has them, as YOLOv5's
 // attempt_load does.
 #pragma once
 #include <cstdio>
@@ -24,6 +24,7 @@
 #include "../core/error.hpp"
 #include "../io/checkpoint.hpp"
 #include "../io/torch_pt.hpp"
+#include "../model/cfg_yaml.hpp"
 #include "../model/yolo.hpp"
 
 namespace yolite::train {
@@ -40,7 +41,7 @@ struct Weights {
 };
 
 // ---- model spec <-> json (what a checkpoint stores to rebuild its network) ------------------
-inline nlohmann::json spec_to_json(const model::ModelSpec& s) {
+inline nlohmann::json spec_to_meta(const model::ModelSpec& s) {
   nlohmann::json j;
   j["name"] = s.name;
   j["depth_multiple"] = s.depth_multiple;
@@ -54,7 +55,7 @@ inline nlohmann::json spec_to_json(const model::ModelSpec& s) {
   return j;
 }
 
-inline model::ModelSpec spec_from_json(const nlohmann::json& j, const std::string& source) {
+inline model::ModelSpec spec_from_meta(const nlohmann::json& j, const std::string& source) {
   try {
     model::ModelSpec s;
     s.name = j.at("name").get<std::string>();
@@ -100,16 +101,22 @@ inline Weights read_weights(const std::string& path) {
   if (is_zip_file(path)) {
     io::TorchCheckpoint ck = io::load_yolov5_pt(path);
     w.format = "yolov5-pt";
-    char scale = 0;
+    char scale = 0;  // the built-in scale with the same multiples, if any
     for (char c : std::string("nsmlx")) {
       auto [d, wm] = model::yolov5_scale(c);
       if (std::abs(d - ck.depth_multiple) < 1e-6 && std::abs(wm - ck.width_multiple) < 1e-6) scale = c;
     }
-    YOLITE_CHECK(scale, path, ": a YOLOv5 model with depth_multiple ", ck.depth_multiple,
-                 " and width_multiple ", ck.width_multiple,
-                 " is not one of the built-in scales n/s/m/l/x (custom architectures in .pt files ",
-                 "are not supported)");
-    w.spec = model::yolov5_spec(std::string(1, scale));
+    if (ck.yaml.is_object() && ck.yaml.contains("backbone") && ck.yaml.contains("head")) {
+      // the model's own yaml dict (every YOLOv5 checkpoint has one): custom layer tables and
+      // multiples work as long as every block is one yolite knows (model/cfg_yaml.hpp)
+      std::string name = scale ? std::string("yolov5") + scale : std::filesystem::path(path).stem().string();
+      w.spec = model::spec_from_json(ck.yaml, name, path + " (the model yaml inside the checkpoint)");
+    } else {
+      YOLITE_CHECK(scale, path, ": the checkpoint has no model yaml, and its depth_multiple ",
+                   ck.depth_multiple, " / width_multiple ", ck.width_multiple,
+                   " are not one of the built-in scales n/s/m/l/x");
+      w.spec = model::yolov5_spec(std::string(1, scale));
+    }
     if (!ck.anchors_px.empty()) {
       w.spec.anchors.clear();
       for (auto& lvl : ck.anchors_px) w.spec.anchors.emplace_back(lvl.begin(), lvl.end());
@@ -126,7 +133,7 @@ inline Weights read_weights(const std::string& path) {
   w.meta = ck.meta;
   YOLITE_CHECK(ck.meta.contains("spec") && ck.meta.contains("nc"), path,
                ": not a yolite model checkpoint (no model description in its metadata)");
-  w.spec = spec_from_json(ck.meta["spec"], path);
+  w.spec = spec_from_meta(ck.meta["spec"], path);
   w.nc = ck.meta["nc"].get<int>();
   if (ck.meta.contains("names")) w.names = ck.meta["names"].get<std::vector<std::string>>();
   bool has_ema = false;
