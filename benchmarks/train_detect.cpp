@@ -23,6 +23,9 @@
 //           forward, decode, NMS), batch 1, from a checkpoint of the model; whatever fusion
 //           the Detector does is included.
 //   RSS     peak resident set (getrusage) of the process right after the training runs.
+// Each figure is also printed in process CPU time divided by --threads ("cpu-time ..." lines):
+// on this shared machine other processes stretch the wall clock of both sides, CPU time much
+// less (it still counts OpenMP's spinning waits and the loader threads).
 // The peer (benchmarks/torch_yolov5.hpp, compiled in when CMake finds libtorch) is the same
 // YOLOv5 v7.0 architecture in libtorch C++ modules with its own YOLOv5 loss, SGD (3 groups,
 // nesterov), clip_grad_norm_ and EMA, fed by the SAME yolite loader and options (so data
@@ -108,6 +111,12 @@ struct Flags {
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+// CPU seconds of the whole process (all threads: compute, loader workers, spinning waits).
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + 1e-6 * double(ts.tv_nsec);
 }
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -543,12 +552,13 @@ void worker_ours(const Flags& f) {
     o.verbose = false;
     o.threads = f.threads;
     train::Trainer t(o);
-    std::vector<double> stamps;
+    std::vector<double> stamps, cpu_stamps;
     const int total = f.warmup + f.runs * f.steps;
     Clock::time_point t0 = Clock::now();
     std::vector<double> loads;
     t.callbacks.on_batch_end = [&](const train::BatchInfo& bi) {
       stamps.push_back(ms_since(t0));
+      cpu_stamps.push_back(cpu_ms());
       if (int(bi.batch) % std::max(1, f.steps) == 0) loads.push_back(load1());
       if (int(stamps.size()) >= total) t.cancel();
     };
@@ -559,6 +569,10 @@ void worker_ours(const Flags& f) {
     auto ips = windows_img_s(stamps, f.warmup, f.steps, f.runs);
     res.set("train_img_s_runs", join(ips));
     res.set("train_img_s", median(ips));
+    // the same windows in process CPU time / threads: what the step costs, whatever the load
+    auto cps = windows_img_s(cpu_stamps, f.warmup, f.steps, f.runs);
+    for (auto& v : cps) v *= f.threads;
+    res.set("train_cpu_img_s", median(cps));
     res.set("train_load", median(loads));
     res.set("train_rss_mib", peak_rss_mib());
   }
@@ -572,15 +586,17 @@ void worker_ours(const Flags& f) {
   {
     Tensor<float> x = eval_batch(f.data, kEvalBatch);
     m->eval();
-    std::vector<double> t;
+    std::vector<double> t, tc;
     for (int r = 0; r < f.runs + 1; ++r) {
       auto t0 = Clock::now();
+      const double c0 = cpu_ms();
       Tensor<float> y = m->predict(x);
-      if (r > 0) t.push_back(ms_since(t0) / kEvalBatch);
+      if (r > 0) t.push_back(ms_since(t0) / kEvalBatch), tc.push_back((cpu_ms() - c0) / f.threads / kEvalBatch);
       YOLITE_CHECK(y.size(0) == kEvalBatch, "eval forward: unexpected output shape");
     }
     res.set("eval_ms_img_runs", join(t));
     res.set("eval_ms_img", median(t));
+    res.set("eval_cpu_ms_img_runs", join(tc));
     res.set("eval_load", load1());
   }
 
@@ -598,17 +614,19 @@ void worker_ours(const Flags& f) {
     dopt.imgsz = kImg;
     Detector det(f.ckpt, dopt);
     Image img = detect_image(f.data);
-    std::vector<double> total, inf;
+    std::vector<double> total, inf, tcpu;
     size_t ndet = 0;
     for (int r = 0; r < 2 * f.runs + 2; ++r) {
       DetectTiming dt;
       auto t0 = Clock::now();
+      const double c0 = cpu_ms();
       auto d = det.detect(img, &dt);
-      if (r >= 2) total.push_back(ms_since(t0)), inf.push_back(dt.inference);
+      if (r >= 2) total.push_back(ms_since(t0)), inf.push_back(dt.inference), tcpu.push_back((cpu_ms() - c0) / f.threads);
       ndet = d.size();
     }
     res.set("detect_ms_runs", join(total));
     res.set("detect_ms", median(total));
+    res.set("detect_cpu_ms_runs", join(tcpu));
     res.set("detect_inf_ms", median(inf));
     res.set("detect_boxes", double(ndet));
     res.set("detect_load", load1());
@@ -673,7 +691,7 @@ void worker_peer(const Flags& f) {
     net->train();
     loader.start_epoch(0);
     const int total = f.warmup + f.runs * f.steps;
-    std::vector<double> stamps, loads;
+    std::vector<double> stamps, cpu_stamps, loads;
     int64_t last_opt_step = -1;
     auto t0 = Clock::now();
     data::Batch b;
@@ -695,11 +713,16 @@ void worker_peer(const Flags& f) {
       }
       YOLITE_CHECK(std::isfinite(out.items[1]), "peer: loss is not finite at batch ", ni);
       stamps.push_back(ms_since(t0));
+      cpu_stamps.push_back(cpu_ms());
       if ((ni + 1) % std::max(1, f.steps) == 0) loads.push_back(load1());
     }
     auto ips = windows_img_s(stamps, f.warmup, f.steps, f.runs);
     res.set("train_img_s_runs", join(ips));
     res.set("train_img_s", median(ips));
+    // the same windows in process CPU time / threads: what the step costs, whatever the load
+    auto cps = windows_img_s(cpu_stamps, f.warmup, f.steps, f.runs);
+    for (auto& v : cps) v *= f.threads;
+    res.set("train_cpu_img_s", median(cps));
     res.set("train_load", median(loads));
     res.set("train_rss_mib", peak_rss_mib());
   }
@@ -710,14 +733,16 @@ void worker_peer(const Flags& f) {
     net->eval();
     Tensor<float> xb = eval_batch(f.data, kEvalBatch);
     auto x = torch::from_blob(xb.data(), {kEvalBatch, 3, kImg, kImg}, torch::kFloat);
-    std::vector<double> t;
+    std::vector<double> t, tc;
     for (int r = 0; r < f.runs + 1; ++r) {
       auto t0 = Clock::now();
+      const double c0 = cpu_ms();
       auto y = net->decode(net->forward(x));
-      if (r > 0) t.push_back(ms_since(t0) / kEvalBatch);
+      if (r > 0) t.push_back(ms_since(t0) / kEvalBatch), tc.push_back((cpu_ms() - c0) / f.threads / kEvalBatch);
     }
     res.set("eval_ms_img_runs", join(t));
     res.set("eval_ms_img", median(t));
+    res.set("eval_cpu_ms_img_runs", join(tc));
     res.set("eval_load", load1());
   }
 
@@ -752,10 +777,11 @@ void worker_peer(const Flags& f) {
     }
     NmsOptions nopt;
     nopt.conf_thres = 0.25f, nopt.iou_thres = 0.45f, nopt.max_det = 1000;
-    std::vector<double> total, inf;
+    std::vector<double> total, inf, tcpu;
     size_t ndet = 0;
     for (int r = 0; r < 2 * f.runs + 2; ++r) {
       auto t0 = Clock::now();
+      const double c0 = cpu_ms();
       data::Letterboxed lb = data::letterbox(img, kImg, lo);
       Tensor<float> x = image_to_tensor(lb.image);
       auto tx = torch::from_blob(x.data(), {1, 3, x.size(2), x.size(3)}, torch::kFloat);
@@ -764,11 +790,12 @@ void worker_peer(const Flags& f) {
       const double ti = ms_since(t1);
       auto dets = non_max_suppression(pred.data_ptr<float>(), pred.size(1), int(pred.size(2)), nopt);
       for (auto& d : dets) d = lb.info.to_original(d);
-      if (r >= 2) total.push_back(ms_since(t0)), inf.push_back(ti);
+      if (r >= 2) total.push_back(ms_since(t0)), inf.push_back(ti), tcpu.push_back((cpu_ms() - c0) / f.threads);
       ndet = dets.size();
     }
     res.set("detect_ms_runs", join(total));
     res.set("detect_ms", median(total));
+    res.set("detect_cpu_ms_runs", join(tcpu));
     res.set("detect_inf_ms", median(inf));
     res.set("detect_boxes", double(ndet));
     res.set("detect_load", load1());
@@ -925,9 +952,9 @@ int orchestrate(const Flags& f) {
     Results last, profile;
     double rss = 0;
     void add(const Results& r) {
-      for (const char* k : {"train_img_s", "train_load", "eval_load", "detect_load", "detect_inf_ms"})
+      for (const char* k : {"train_img_s", "train_cpu_img_s", "train_load", "eval_load", "detect_load", "detect_inf_ms"})
         if (r.has(k)) v[k].push_back(r.num(k));
-      for (const char* k : {"eval_ms_img_runs", "detect_ms_runs"}) {
+      for (const char* k : {"eval_ms_img_runs", "detect_ms_runs", "eval_cpu_ms_img_runs", "detect_cpu_ms_runs"}) {
         std::stringstream ss(r.str(k));
         double x;
         while (ss >> x) v[k].push_back(x);
@@ -1034,6 +1061,13 @@ int orchestrate(const Flags& f) {
       else
         std::printf("peak RSS train yolov5s b16 320: %.0f MiB, peer n/a\n", r.ours.rss);
     }
+  std::printf("\nthe same figures in process CPU time / threads (all threads of the process, loader and "
+              "spinning waits included; less sensitive to other processes' load than the wall clock):\n");
+  for (auto& r : rows) {
+    line("cpu-time train", r.model, "b16 320", r.ours.med("train_cpu_img_s"), r.peer.med("train_cpu_img_s"), "img/s");
+    line("cpu-time eval", r.model, "b8 320", r.ours.med("eval_cpu_ms_img_runs"), r.peer.med("eval_cpu_ms_img_runs"), "ms/img");
+    line("cpu-time detect", r.model, "b1 320", r.ours.med("detect_cpu_ms_runs"), r.peer.med("detect_cpu_ms_runs"), "ms");
+  }
   return 0;
 }
 
