@@ -39,7 +39,10 @@
 // model: ours, then the peer. --profile adds a per-phase profile of yolite training steps
 // (loader wait, forward and backward per operation type, loss, optimizer, EMA), built from
 // the same pieces the Trainer uses with timers around each (see docs/perf.md).
-// --bf16: prints the bf16 variants when the library offers a bf16 path, otherwise says so.
+// --bf16: also runs yolite with its convolutions in bf16 (ops::PrecisionGuard: AVX512_BF16 dot
+// products, fp32 accumulation, fp32 master weights; TrainOptions/DetectorOptions::bf16 where
+// the library has them) and prints "train yolov5s bf16 ..." lines against the fp32 peer (the
+// issue's bf16 targets are relative to PyTorch fp32). On a CPU without AVX512_BF16 it says so.
 #include <fcntl.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -69,6 +72,7 @@
 #include <yolite/io/checkpoint.hpp>
 #include <yolite/loss/yolo_loss.hpp>
 #include <yolite/model/yolo.hpp>
+#include <yolite/ops/conv2d.hpp>
 #include <yolite/optim/ema.hpp>
 #include <yolite/optim/param_groups.hpp>
 #include <yolite/optim/schedule.hpp>
@@ -104,6 +108,7 @@ struct Flags {
   std::vector<std::string> models{"n", "s"};
   int steps = 5, warmup = 2, runs = 3, threads = 2;
   bool peer = true, bf16 = false, profile = false;
+  bool worker_bf16 = false;  // worker: run yolite in bf16
   std::string keep;  // keep the data set / checkpoints in this folder
   // worker mode
   std::string worker, model, data, out, ckpt;
@@ -237,6 +242,14 @@ fs::path make_dataset(const fs::path& root, int n, int threads) {
               sum.annotations, sum.seconds, yaml.string().c_str());
   return yaml;
 }
+
+// Sets o.bf16 where the options struct has that member (it arrived with the bf16 path).
+template <class O>
+void set_bf16(O& o, bool v) {
+  if constexpr (requires { o.bf16 = v; }) o.bf16 = v;
+  else (void)v;
+}
+ops::Precision precision(bool bf16) { return bf16 ? ops::Precision::bf16 : ops::Precision::fp32; }
 
 // The model description a yolite checkpoint carries (train/weights.hpp reads it back).
 nlohmann::json spec_meta(const model::ModelSpec& s) {
@@ -551,6 +564,9 @@ void worker_ours(const Flags& f) {
     o.plots = false;
     o.verbose = false;
     o.threads = f.threads;
+    set_bf16(o, f.worker_bf16);
+    ops::PrecisionGuard prec(precision(f.worker_bf16), "--bf16");
+    res.set("precision", ops::precision_name(precision(f.worker_bf16)));
     train::Trainer t(o);
     std::vector<double> stamps, cpu_stamps;
     const int total = f.warmup + f.runs * f.steps;
@@ -585,6 +601,7 @@ void worker_ours(const Flags& f) {
   // eval forward, batch 8
   {
     Tensor<float> x = eval_batch(f.data, kEvalBatch);
+    ops::PrecisionGuard prec(precision(f.worker_bf16), "--bf16");
     m->eval();
     std::vector<double> t, tc;
     for (int r = 0; r < f.runs + 1; ++r) {
@@ -612,6 +629,8 @@ void worker_ours(const Flags& f) {
     io::save_checkpoint(f.ckpt, ck);
     DetectorOptions dopt;
     dopt.imgsz = kImg;
+    set_bf16(dopt, f.worker_bf16);
+    ops::PrecisionGuard prec(precision(f.worker_bf16), "--bf16");
     Detector det(f.ckpt, dopt);
     Image img = detect_image(f.data);
     std::vector<double> total, inf, tcpu;
@@ -632,7 +651,7 @@ void worker_ours(const Flags& f) {
     res.set("detect_load", load1());
   }
 
-  if (f.profile) {
+  if (f.profile && !f.worker_bf16) {
     Profile p = profile_training(f.model, f.data, f.steps, res);
     std::string keys;
     for (auto& k : p.order) {
@@ -808,14 +827,16 @@ void worker_peer(const Flags& f) {
 // ---- orchestration ------------------------------------------------------------------------------
 // Runs this program again as a worker; returns its results (throws naming the worker on failure).
 Results run_worker(const Flags& f, const std::string& kind, const std::string& model,
-                   const fs::path& yaml, const fs::path& dir, int round, bool profile) {
-  const std::string out = (dir / str(kind, "_", model, "_", round, ".txt")).string();
-  const std::string ckpt = (dir / ("ours_" + model + ".pt")).string();
+                   const fs::path& yaml, const fs::path& dir, int round, bool profile, bool bf16 = false) {
+  const std::string tag = kind + (bf16 ? "_bf16" : "");
+  const std::string out = (dir / str(tag, "_", model, "_", round, ".txt")).string();
+  const std::string ckpt = (dir / (tag == "ours_bf16" ? "ours_bf16_" + model + ".pt" : "ours_" + model + ".pt")).string();
   std::vector<std::string> args = {"/proc/self/exe", "--worker", kind, "--model", model, "--data",
                                    yaml.string(), "--out", out, "--ckpt", ckpt,
                                    "--steps", std::to_string(f.steps), "--warmup", std::to_string(f.warmup),
                                    "--runs", "1", "--threads", std::to_string(f.threads)};
   if (profile) args.push_back("--profile");
+  if (bf16) args.push_back("--worker-bf16");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -866,6 +887,7 @@ Flags parse(int argc, char** argv) {
     else if (a == "--threads") f.threads = to_int(a, need(i), 1);
     else if (a == "--no-peer") f.peer = false;
     else if (a == "--bf16") f.bf16 = true;
+    else if (a == "--worker-bf16") f.worker_bf16 = true;
     else if (a == "--profile") f.profile = true;
     else if (a == "--keep") f.keep = need(i);
     else if (a == "--worker") f.worker = need(i);
@@ -974,10 +996,11 @@ int orchestrate(const Flags& f) {
   };
   struct Row {
     std::string model;
-    Side ours, peer;
+    Side ours, peer, bf16;
   };
   std::vector<Row> rows;
-  for (auto& m : f.models) rows.push_back(Row{m, {}, {}});
+  for (auto& m : f.models) rows.push_back(Row{m, {}, {}, {}});
+  bool bf16_ok = f.bf16 && ops::bf16::cpu_supported();
   auto report = [&](const char* who, const std::string& m, int round, const Results& r) {
     std::printf("[yolov5%s round %d] %-6s train %6.2f img/s, eval %7.2f ms/img, detect %7.2f ms (inference %.2f), "
                 "peak RSS %5.0f MiB; load %s -> %s\n",
@@ -995,6 +1018,11 @@ int orchestrate(const Flags& f) {
         Results r = run_worker(f, is_ours ? "ours" : "peer", m, yaml, dir, round, is_ours && f.profile && round == 0);
         report(is_ours ? "yolite" : "peer", m, round, r);
         (is_ours ? row.ours : row.peer).add(r);
+      }
+      if (bf16_ok) {
+        Results r = run_worker(f, "ours", m, yaml, dir, round, false, true);
+        report("bf16", m, round, r);
+        row.bf16.add(r);
       }
     }
   for (auto& r : rows) {
@@ -1024,15 +1052,16 @@ int orchestrate(const Flags& f) {
     std::printf("  %s\n", "C++ model of YOLOv5 v7.0 n/s (same architecture and parameter count), "
                      "YOLOv5 ComputeLoss in libtorch ops, SGD nesterov 3 groups + clip_grad_norm_(10) + EMA, same "
                      "yolite loader; detect fused conv+BN");
-  if (f.bf16) std::printf("bf16: not available in this build (no bf16 training/inference API in include/yolite)\n");
+  if (f.bf16 && !bf16_ok) std::printf("bf16: not available on this CPU (no AVX512_BF16): no bf16 figures\n");
+  if (bf16_ok) std::printf("bf16 lines: yolite with bf16 convolutions (fp32 accumulation, fp32 master weights) vs the fp32 peer\n");
   std::printf("load average at the end: %s\n\n", loadavg().c_str());
   auto line = [&](const char* what, const std::string& m, const char* cond, double ours, double peer_v,
-                  const char* unit) {
+                  const char* unit, const char* prec = "fp32") {
     if (peer && peer_v > 0)
-      std::printf("%s yolov5%s fp32 %s: %.1f %s, peer %.1f %s, ratio %.2f\n", what, m.c_str(), cond, ours, unit,
+      std::printf("%s yolov5%s %s %s: %.1f %s, peer %.1f %s, ratio %.2f\n", what, m.c_str(), prec, cond, ours, unit,
                   peer_v, unit, ours / peer_v);
     else
-      std::printf("%s yolov5%s fp32 %s: %.1f %s, peer n/a, ratio n/a\n", what, m.c_str(), cond, ours, unit);
+      std::printf("%s yolov5%s %s %s: %.1f %s, peer n/a, ratio n/a\n", what, m.c_str(), prec, cond, ours, unit);
   };
   std::string loads;
   auto f1 = [](double x) {
@@ -1053,6 +1082,12 @@ int orchestrate(const Flags& f) {
     line("eval", r.model, "b8 320", r.ours.med("eval_ms_img_runs"), r.peer.med("eval_ms_img_runs"), "ms/img");
     line("detect", r.model, "b1 320", r.ours.med("detect_ms_runs"), r.peer.med("detect_ms_runs"), "ms");
   }
+  if (bf16_ok)
+    for (auto& r : rows) {
+      line("train", r.model, "b16 320", r.bf16.med("train_img_s"), r.peer.med("train_img_s"), "img/s", "bf16");
+      line("eval", r.model, "b8 320", r.bf16.med("eval_ms_img_runs"), r.peer.med("eval_ms_img_runs"), "ms/img", "bf16");
+      line("detect", r.model, "b1 320", r.bf16.med("detect_ms_runs"), r.peer.med("detect_ms_runs"), "ms", "bf16");
+    }
   for (auto& r : rows)
     if (r.model == "s") {
       if (peer)
@@ -1060,6 +1095,7 @@ int orchestrate(const Flags& f) {
                     r.ours.rss / r.peer.rss);
       else
         std::printf("peak RSS train yolov5s b16 320: %.0f MiB, peer n/a\n", r.ours.rss);
+      if (bf16_ok) std::printf("peak RSS train yolov5s bf16 b16 320: %.0f MiB\n", r.bf16.rss);
     }
   std::printf("\nthe same figures in process CPU time / threads (all threads of the process, loader and "
               "spinning waits included; less sensitive to other processes' load than the wall clock):\n");
@@ -1067,6 +1103,11 @@ int orchestrate(const Flags& f) {
     line("cpu-time train", r.model, "b16 320", r.ours.med("train_cpu_img_s"), r.peer.med("train_cpu_img_s"), "img/s");
     line("cpu-time eval", r.model, "b8 320", r.ours.med("eval_cpu_ms_img_runs"), r.peer.med("eval_cpu_ms_img_runs"), "ms/img");
     line("cpu-time detect", r.model, "b1 320", r.ours.med("detect_cpu_ms_runs"), r.peer.med("detect_cpu_ms_runs"), "ms");
+    if (bf16_ok) {
+      line("cpu-time train", r.model, "b16 320", r.bf16.med("train_cpu_img_s"), r.peer.med("train_cpu_img_s"), "img/s", "bf16");
+      line("cpu-time eval", r.model, "b8 320", r.bf16.med("eval_cpu_ms_img_runs"), r.peer.med("eval_cpu_ms_img_runs"), "ms/img", "bf16");
+      line("cpu-time detect", r.model, "b1 320", r.bf16.med("detect_cpu_ms_runs"), r.peer.med("detect_cpu_ms_runs"), "ms", "bf16");
+    }
   }
   return 0;
 }
