@@ -111,6 +111,7 @@ int run_detect(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the --grid choice");
   std::string device = "cpu";
   app.add_option("--device", device, "cpu");
+  app.add_flag("--bf16", o.bf16, "convolutions in bf16 (CPUs with AVX512_BF16)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -44,6 +44,8 @@ int run_val(int argc, char** argv) {
   app.add_option("--max-det", o.max_det, "maximum detections per image")->check(CLI::PositiveNumber);
   app.add_option("--task", task, "train, val or test")->check(CLI::IsMember({"train", "val", "test"}));
   app.add_option("--workers", o.workers, "data loader threads");
+  bool bf16 = false;
+  app.add_flag("--bf16", bf16, "convolutions in bf16 (CPUs with AVX512_BF16)");
   app.add_flag("--single-cls", o.single_cls, "treat as single-class data");
   app.add_flag("--save-json", save_json, "save a COCO-format results json");
   app.add_flag("--save-txt", save_txt, "save results to labels/*.txt");
@@ -74,6 +76,7 @@ int run_val(int argc, char** argv) {
   fs::path save_dir = yolite::train::make_run_dir(project, name, exist_ok);
   auto names = o.single_cls ? std::vector<std::string>{"item"} : model->names;
 
+  yolite::ops::PrecisionGuard prec(bf16 ? yolite::ops::Precision::bf16 : yolite::ops::Precision::fp32, "--bf16");
   auto r = yolite::train::validate(*model, ds, o);
   std::printf("%s", yolite::train::format_val_table(r, names).c_str());
   std::printf("COCO-exact (pycocotools rule, 101-point AP, max 100 dets/image): mAP50 %.3f, mAP50-95 %.3f\n",

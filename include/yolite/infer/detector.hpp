@@ -23,6 +23,7 @@
 #include "../data/image_io.hpp"
 #include "../data/letterbox.hpp"
 #include "../nn/conv.hpp"
+#include "../ops/conv2d.hpp"
 #include "../train/weights.hpp"
 #include "detection.hpp"
 #include "nms.hpp"
@@ -37,6 +38,7 @@ struct DetectorOptions {
   std::vector<int> classes;  // keep only these class ids (empty = all)
   bool agnostic_nms = false;
   bool fuse = true;          // fold each Conv's BatchNorm into its weights once, at load
+  bool bf16 = false;         // convolutions in bf16 (needs AVX512_BF16; checked at construction)
 };
 
 // Time spent per stage of one detect() call, in milliseconds.
@@ -61,6 +63,7 @@ class Detector {
  public:
   explicit Detector(const std::string& weights, DetectorOptions opt = {})
       : model_(train::build_model(train::read_weights(weights))), opt_(std::move(opt)) {
+    if (opt_.bf16) ops::bf16::require_cpu("DetectorOptions::bf16 (--bf16)");
     if (opt_.fuse) nn::fuse_conv_bn<float>(*model_);
     stride_ = std::max(32, int(model_->max_stride()));
     opt_.imgsz = data::round_up_to_stride(opt_.imgsz, stride_);
@@ -86,6 +89,7 @@ class Detector {
     {
       NoGradGuard ng;
       FlushDenormalsGuard ftz;
+      ops::PrecisionGuard prec(opt_.bf16 ? ops::Precision::bf16 : ops::Precision::fp32);
       pred = model_->detect().decode(model_->forward_raw(Var<float>(x)));
     }
     auto t2 = clock::now();

@@ -43,6 +43,7 @@ struct TrainOptions {
   bool multi_scale = false;             // image size varies +/- 50% per batch
   bool rect = false;                    // rectangular training batches (no mosaic)
   int threads = 0;                      // OpenMP threads for compute (0 = OpenMP's default)
+  bool bf16 = false;                    // convolutions in bf16 (AVX512_BF16), fp32 master weights
   bool plots = true;                    // write the pictures of the run
   bool verbose = true;                  // progress bars and tables on stdout
 
@@ -79,7 +80,8 @@ inline nlohmann::json to_json(const TrainOptions& o) {
           {"cache", o.cache},         {"noval", o.noval},
           {"nosave", o.nosave},       {"single_cls", o.single_cls},
           {"multi_scale", o.multi_scale}, {"rect", o.rect},
-          {"threads", o.threads},     {"plots", o.plots}};
+          {"threads", o.threads},     {"plots", o.plots},
+          {"bf16", o.bf16}};
 }
 
 inline TrainOptions options_from_json(const nlohmann::json& j) {
@@ -95,7 +97,7 @@ inline TrainOptions options_from_json(const nlohmann::json& j) {
   get("patience", o.patience), get("save_period", o.save_period), get("seed", o.seed);
   get("cache", o.cache), get("noval", o.noval), get("nosave", o.nosave);
   get("single_cls", o.single_cls), get("multi_scale", o.multi_scale), get("rect", o.rect);
-  get("threads", o.threads), get("plots", o.plots);
+  get("threads", o.threads), get("plots", o.plots), get("bf16", o.bf16);
   return o;
 }
 
