@@ -52,6 +52,7 @@ int run_train(int argc, char** argv) {
   app.add_flag("--multi-scale", o.multi_scale, "vary the image size +/- 50%");
   app.add_flag("--rect", o.rect, "rectangular training");
   app.add_option("--threads", o.threads, "compute threads (default: all cores)");
+  app.add_flag("--bf16", o.bf16, "convolutions in bf16 (CPUs with AVX512_BF16), fp32 master weights");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress output");
   bool noplots = false;

@@ -104,6 +104,7 @@ class Trainer {
     opt_.validate();
     set_threads(opt_.threads);
     FlushDenormalsGuard ftz;  // denormals -> 0 on the compute threads for the whole run
+    ops::PrecisionGuard prec(opt_.bf16 ? ops::Precision::bf16 : ops::Precision::fp32, "--bf16");
     Hyp hyp = resuming ? hyp_from_yaml(data::parse_yaml(resume_ck.meta["hyp"].get<std::string>(), opt_.resume), opt_.resume)
                        : load_hyp(opt_.hyp);
 
