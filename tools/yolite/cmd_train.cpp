@@ -27,7 +27,7 @@ int run_train(int argc, char** argv) {
   CLI::App app{"Train a YOLOv5 detector (flags as YOLOv5's train.py)", "yolite train"};
   app.add_option("--weights", o.weights, "initial weights: a yolite checkpoint or a YOLOv5 .pt ('' = scratch)");
   app.add_option("--cfg", o.cfg, "model: yolov5n/s/m/l/x(.yaml)");
-  app.add_option("--data", o.data, "dataset yaml")->required();
+  app.add_option("--data", o.data, "dataset yaml (required unless --resume)");
   app.add_option("--hyp", o.hyp, "hyperparameters: hyp.scratch-low/med/high.yaml or a path");
   app.add_option("--epochs", o.epochs, "total training epochs");
   app.add_option("--batch-size,--batch", o.batch, "images per batch");
@@ -62,6 +62,7 @@ int run_train(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  YOLITE_CHECK(!o.data.empty() || app.count("--resume"), "--data is required (a dataset yaml), unless --resume");
   if (app.count("--resume") && o.resume.empty()) {
     // --resume without a path: the most recent last.pt under the project
     std::filesystem::path newest;

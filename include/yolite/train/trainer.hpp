@@ -130,21 +130,6 @@ class Trainer {
           YOLITE_CHECK(b.cls >= 0 && b.cls < nc, s.label_path, ": class ", b.cls, " but ",
                        opt_.data, " names only ", nc, " classes");
 
-    // ---- run folder
-    std::filesystem::path save_dir =
-        resuming ? std::filesystem::path(opt_.resume).parent_path().parent_path()
-                 : make_run_dir(opt_.project, opt_.name, opt_.exist_ok);
-    std::filesystem::path wdir = save_dir / "weights";
-    std::filesystem::create_directories(wdir);
-    TrainResult res;
-    res.save_dir = save_dir;
-    res.last = wdir / "last.pt";
-    res.best = wdir / "best.pt";
-    if (!resuming) {
-      data::write_file_atomic(save_dir / "hyp.yaml", hyp_to_yaml(hyp));
-      data::write_file_atomic(save_dir / "opt.yaml", json_to_yaml(to_json(opt_)));
-    }
-
     // ---- model
     std::optional<Weights> init;
     if (!opt_.weights.empty() && !resuming) init = read_weights(opt_.weights);
@@ -226,6 +211,21 @@ class Trainer {
                    " epochs is finished; nothing to resume");
     }
 
+    // ---- run folder (after everything that can reject the options: a failed start leaves no folder)
+    std::filesystem::path save_dir =
+        resuming ? std::filesystem::path(opt_.resume).parent_path().parent_path()
+                 : make_run_dir(opt_.project, opt_.name, opt_.exist_ok);
+    std::filesystem::path wdir = save_dir / "weights";
+    std::filesystem::create_directories(wdir);
+    TrainResult res;
+    res.save_dir = save_dir;
+    res.last = wdir / "last.pt";
+    res.best = wdir / "best.pt";
+    if (!resuming) {
+      data::write_file_atomic(save_dir / "hyp.yaml", hyp_to_yaml(hyp));
+      data::write_file_atomic(save_dir / "opt.yaml", json_to_yaml(to_json(opt_)));
+    }
+
     // ---- loaders
     data::LoaderOptions lo;
     lo.imgsz = imgsz;
@@ -263,6 +263,15 @@ class Trainer {
     std::vector<EpochRow> history = resuming ? read_results_csv(save_dir / "results.csv") : std::vector<EpochRow>{};
     // keep only rows of completed epochs before the resume point
     while (!history.empty() && history.back().epoch >= start_epoch) history.pop_back();
+    if (resuming) {
+      // ... in the file too: a run killed after appending an epoch's row but before its
+      // last.pt would otherwise leave that row twice (rewritten beside it, then renamed over)
+      std::filesystem::path csv = save_dir / "results.csv", tmp = save_dir / ".results.csv.resume";
+      std::filesystem::remove(tmp);
+      for (auto& r : history) append_results_csv(tmp, r);
+      if (history.empty()) std::filesystem::remove(csv);
+      else std::filesystem::rename(tmp, csv);
+    }
     int epoch = start_epoch;
     for (; epoch < opt_.epochs; ++epoch) {
       model->train();
@@ -343,10 +352,13 @@ class Trainer {
       if (!opt_.nosave || final_epoch) {
         io::Checkpoint ck = training_checkpoint(*model, ema, *opt, params, spec, names, hyp,
                                                 epoch, best_fitness, best_epoch, last_opt_step);
-        io::save_checkpoint(res.last.string(), ck);
+        // last.pt goes last: a kill between these writes leaves last.pt at the previous epoch,
+        // and the resumed run redoes this epoch and rewrites best.pt identically (written after
+        // last.pt, a kill here would leave best.pt missing or stale for good).
         if (is_best) io::save_checkpoint(res.best.string(), ck);
         if (opt_.save_period > 0 && (epoch + 1) % opt_.save_period == 0)
           io::save_checkpoint((wdir / str("epoch", epoch, ".pt")).string(), ck);
+        io::save_checkpoint(res.last.string(), ck);
       }
       res.epochs_done = epoch + 1;
       if (opt_.patience > 0 && epoch - best_epoch >= opt_.patience) {
