@@ -1,21 +1,62 @@
 #!/usr/bin/env bash
-# scripts/test.sh -- README command 2: set up, build everything with warnings as errors, run
-# every test (doctest suites registered with CTest, the find_package consumer test and the
-# tutorial's CLI commands). Where nvcc is installed, the CUDA kernels and their tests are
-# compiled too (-DYOLITE_CUDA=ON, warnings as errors); without a GPU they report "skipped".
+# scripts/test.sh -- README command 2 (CI runs exactly this through .ci/run): set up, build
+# everything with warnings as errors, run every test (doctest suites registered with CTest,
+# the find_package consumer test, the tutorial's CLI commands, kill-and-resume training, bad
+# inputs through the CLI), then build again with AddressSanitizer + UndefinedBehaviorSanitizer
+# (-DYOLITE_SANITIZE=address,undefined, -O1, no benchmarks/examples, build-asan/) and run the
+# suites again there: any sanitizer report fails the run. Where nvcc is installed, the CUDA
+# kernels and their tests are compiled too (-DYOLITE_CUDA=ON, warnings as errors); without a GPU
+# they report "skipped".
+#
+#   bash scripts/test.sh                                # Release + the ASan+UBSan "parsers" run
+#   YOLITE_TEST_SANITIZE=full bash scripts/test.sh      # ... the WHOLE suite under ASan+UBSan
+#   YOLITE_TEST_SANITIZE=0 bash scripts/test.sh         # Release only
+#   YOLITE_TEST_RELEASE=0 YOLITE_TEST_SANITIZE=full bash scripts/test.sh   # ASan+UBSan only (packages installed)
+#   bash scripts/test.sh -DYOLITE_NATIVE=OFF            # extra cmake arguments (both builds)
+#
+# "parsers" (the default, to keep CI's time) sanitizes what reads untrusted files and runs the
+# whole program: the core, io and data suites and every CLI test (tutorial commands, kill and
+# resume, bad inputs) -- about a third of the compile work of "full", which adds the numeric
+# suites (ops, autograd, model, loss, train, ...).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${YOLITE_BUILD_DIR:-$ROOT/build}"
-bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"
-NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
-if [ -x "$NVCC" ] && [ "${YOLITE_SKIP_CUDA:-0}" != 1 ]; then
-  echo "== CUDA build (nvcc $("$NVCC" --version | tail -n 1))"
-  cmake -S "$ROOT" -B "$BUILD-cuda" -DCMAKE_BUILD_TYPE=Release -DYOLITE_CUDA=ON -DYOLITE_WERROR=ON \
-    -DYOLITE_BUILD_BENCHMARKS=OFF -DYOLITE_BUILD_EXAMPLES=OFF -DYOLITE_BUILD_TOOLS=OFF \
-    -DCMAKE_CUDA_COMPILER="$NVCC" > "$BUILD-cuda.configure.log" 2>&1 || { cat "$BUILD-cuda.configure.log"; exit 1; }
-  cmake --build "$BUILD-cuda" --target test_cuda -j "$(nproc)"
-  (cd "$BUILD-cuda" && ctest --output-on-failure -R '^cuda$')
+SAN="${YOLITE_TEST_SANITIZE:-parsers}"
+REL="${YOLITE_TEST_RELEASE:-1}"
+case "$SAN" in 0|parsers|full) ;; *) echo "test.sh: YOLITE_TEST_SANITIZE must be 0, parsers or full (got '$SAN')" >&2; exit 2;; esac
+T0=$SECONDS
+
+if [ "$REL" != 0 ]; then
+  bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"
+  NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
+  if [ -x "$NVCC" ] && [ "${YOLITE_SKIP_CUDA:-0}" != 1 ]; then
+    echo "== CUDA build (nvcc $("$NVCC" --version | tail -n 1))"
+    cmake -S "$ROOT" -B "$BUILD-cuda" -DCMAKE_BUILD_TYPE=Release -DYOLITE_CUDA=ON -DYOLITE_WERROR=ON \
+      -DYOLITE_BUILD_BENCHMARKS=OFF -DYOLITE_BUILD_EXAMPLES=OFF -DYOLITE_BUILD_TOOLS=OFF \
+      -DCMAKE_CUDA_COMPILER="$NVCC" > "$BUILD-cuda.configure.log" 2>&1 || { cat "$BUILD-cuda.configure.log"; exit 1; }
+    cmake --build "$BUILD-cuda" --target test_cuda -j "$(nproc)"
+    (cd "$BUILD-cuda" && ctest --output-on-failure -R '^cuda$')
+  fi
+  echo "== test suites ($((SECONDS - T0)) s so far)"
+  (cd "$BUILD" && ctest --output-on-failure -j 2 --timeout 900)
 fi
-echo "== test suites"
-cd "$BUILD"
-ctest --output-on-failure -j 2 --timeout 900
+
+if [ "$SAN" != 0 ]; then
+  # Every finding aborts (-fno-sanitize-recover; ASan's default), which fails the test; leaks
+  # are reported at exit. The consumer test is left out: it builds its own, unsanitized project.
+  ASAN_BUILD="$BUILD-asan"
+  if [ "$SAN" = full ]; then TARGETS=(all); TESTS='.*'; else
+    TARGETS=(test_core test_io test_data yolite_cli); TESTS='^(core|io|data|cli_.*)$'; fi
+  echo "== ASan+UBSan build, $SAN ($((SECONDS - T0)) s so far)"
+  cmake -S "$ROOT" -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
+    -DYOLITE_WERROR=ON -DYOLITE_SANITIZE=address,undefined \
+    -DYOLITE_BUILD_BENCHMARKS=OFF -DYOLITE_BUILD_EXAMPLES=OFF "$@" > "$ASAN_BUILD.configure.log" 2>&1 \
+    || { cat "$ASAN_BUILD.configure.log"; exit 1; }
+  cmake --build "$ASAN_BUILD" -j "$(nproc)" --target "${TARGETS[@]}"
+  echo "== test suites under ASan+UBSan, $SAN ($((SECONDS - T0)) s so far)"
+  (cd "$ASAN_BUILD" && \
+   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1" \
+   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+   ctest --output-on-failure -j 2 --timeout 900 -R "$TESTS" -E '^consumer_find_package$')
+fi
+echo "== test.sh: all passed in $((SECONDS - T0)) s"
