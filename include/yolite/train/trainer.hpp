@@ -377,8 +377,8 @@ class Trainer {
     if (!res.cancelled && std::filesystem::exists(res.best)) {
       // YOLOv5's final step: validate best.pt with plots, then strip both checkpoints down to
       // the EMA weights (no optimizer state, not resumable).
-      strip_checkpoint(res.last.string());
-      strip_checkpoint(res.best.string());
+      strip_checkpoint(res.last.string(), res.last.string());
+      strip_checkpoint(res.best.string(), res.best.string());
       if (!val_set.samples.empty()) {
         Weights w = read_weights(res.best.string());
         auto best_model = build_model(w);
@@ -527,19 +527,6 @@ class Trainer {
         Var<float> var = v;
         var.node()->grad_buf().copy_from(*g);
       }
-  }
-
-  // YOLOv5's strip_optimizer: keep only the inference weights (the EMA, as "model.*").
-  static void strip_checkpoint(const std::string& path) {
-    io::Checkpoint ck = io::load_checkpoint(path);
-    io::Checkpoint out;
-    for (auto& [n, t] : ck.tensors)
-      if (n.rfind("ema.", 0) == 0) out.add(n.substr(4), t);
-    for (auto& [n, t] : ck.int_tensors) out.add_int(n, t);
-    out.meta = ck.meta;
-    out.meta["resumable"] = false;
-    out.meta.erase("last_opt_step");
-    io::save_checkpoint(path, out);
   }
 
   static std::string json_to_yaml(const nlohmann::json& j) {
