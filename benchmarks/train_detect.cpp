@@ -1047,7 +1047,8 @@ int orchestrate(const Flags& f) {
     if (f.profile) print_profile(r.ours.profile, m, 1000.0 * kBatch / std::max(1e-9, r.ours.med("train_img_s")));
   }
 
-  std::printf("\npeer: %s%s\n", peer ? "libtorch " : "", !peer ? "" : kTorchVersion);
+  std::printf("\npeer: %s%s\n", peer ? "libtorch " : "none (--no-peer, or built without libtorch)",
+              peer ? kTorchVersion : "");
   if (peer)
     std::printf("  %s\n", "C++ model of YOLOv5 v7.0 n/s (same architecture and parameter count), "
                      "YOLOv5 ComputeLoss in libtorch ops, SGD nesterov 3 groups + clip_grad_norm_(10) + EMA, same "
