@@ -13,11 +13,10 @@ export OMP_NUM_THREADS=1
 "$Y" synth --out bottles --per-class 2 --sizes 64 --seed 3 --no-test-image --threads 1 > synth.log 2>&1
 "$Y" coco2yolo --coco bottles/coco_instances.json --images bottles/images_raw --out bottles/labels > c2y.log
 "$Y" split --images bottles/images_raw --labels bottles/labels --out data --ratios 0.8,0.2,0 --seed 1 > split.log
-train() {  # name [extra flags]
-  local name="$1"; shift
-  "$Y" train --img 64 --cfg yolov5n.yaml --batch 4 --epochs 6 --data data/dataset.yaml --weights '' \
-    --workers 1 --threads 1 --seed 7 --project runs --name "$name" --noplots --quiet "$@"
-}
+# (the yolite process itself is started in the background below, never a shell function or
+# subshell around it: SIGKILL must hit the training process, not a wrapper that leaves it running)
+ARGS=(--img 64 --cfg yolov5n.yaml --batch 4 --epochs 6 --data data/dataset.yaml --weights ''
+      --workers 1 --threads 1 --seed 7 --project runs --noplots --quiet)
 header() { head -c 16384 "$1"; }  # a checkpoint's metadata sits at the start of its safetensors header
 meta_epoch() {  # the "epoch" a checkpoint's metadata records
   header "$1" | grep -m 1 -ao '\\"epoch\\":[0-9]*' | grep -o '[0-9]*$'
@@ -43,8 +42,8 @@ kill_when() {  # name min_epoch cmd...
   echo "killed $name (SIGKILL) after last.pt recorded epoch $(meta_epoch "$last") of 0..5"
 }
 
-train ref > ref.log
-kill_when int 0 train int
+"$Y" train "${ARGS[@]}" --name ref > ref.log
+kill_when int 0 "$Y" train "${ARGS[@]}" --name int
 kill_when int 2 "$Y" train --resume runs/int/weights/last.pt --quiet
 "$Y" train --resume runs/int/weights/last.pt --quiet > resume.log
 "$Y" compare runs/ref/weights/last.pt runs/int/weights/last.pt
@@ -53,7 +52,7 @@ cmp runs/ref/results.csv runs/int/results.csv
 if ls -a runs/*/weights | grep -q '\.tmp\.'; then echo "FAIL: temporary files left"; ls -a runs/*/weights; exit 1; fi
 
 # A damaged checkpoint is refused, naming the file: truncated, and one flipped bit in the data.
-kill_when dmg 0 train dmg
+kill_when dmg 0 "$Y" train "${ARGS[@]}" --name dmg
 cp runs/dmg/weights/last.pt good.pt
 head -c 100000 good.pt > runs/dmg/weights/last.pt
 if "$Y" train --resume runs/dmg/weights/last.pt > trunc.log 2>&1; then echo "FAIL: truncated checkpoint accepted"; exit 1; fi
