@@ -4,12 +4,17 @@
 #   1. set up (Debian packages, configure, build)           scripts/setup.sh
 #   2. render a small bottle data set (5 classes, 512/300)  yolite synth
 #   3. COCO -> YOLO labels, split train/val/test            yolite coco2yolo, yolite split
-#   4. train yolov5n at image size 256                      yolite train
+#   4. fine-tune yolov5n at image size 320 (the tutorial's
+#      --img 300, rounded up to a multiple of 32) from the
+#      base model models/yolite_base_n.pt                   yolite train
 #   5. score it on the test split                           yolite val --task test
 #   6. detect on the test split (4x4 collage) and on the
 #      "real-life" test_image.jpg                           yolite detect
 # and print where every result is.
-# (Step 4 starts from models/yolite_base_n.pt when that file exists, else from scratch.) Outputs go to runs/tutorial/ (replaced on each run).
+# Like the tutorial (which starts from YOLOv5's COCO weights), step 4 starts from pretrained
+# weights: a yolov5n that the project trained on other rendered scenes (scripts/make_base_model.sh
+# is the exact recipe; WEIGHTS='' trains from scratch instead). Outputs go to runs/tutorial/
+# (replaced on each run).
 # Tunables (environment): PER_CLASS, EPOCHS, IMG, BATCH, WEIGHTS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,12 +22,10 @@ BUILD="${YOLITE_BUILD_DIR:-$ROOT/build}"
 bash "$ROOT/scripts/setup.sh" "$BUILD"
 Y="$BUILD/yolite"
 OUT="$ROOT/runs/tutorial"
-PER_CLASS="${PER_CLASS:-80}"
-EPOCHS="${EPOCHS:-30}"
-IMG="${IMG:-256}"
+PER_CLASS="${PER_CLASS:-200}"
+EPOCHS="${EPOCHS:-10}"
+IMG="${IMG:-320}"
 BATCH="${BATCH:-16}"
-# A base model trained on rendered scenes may ship as models/yolite_base_n.pt (see README);
-# without it the model starts from scratch.
 if [ -z "${WEIGHTS+x}" ]; then
   if [ -f "$ROOT/models/yolite_base_n.pt" ]; then WEIGHTS="$ROOT/models/yolite_base_n.pt"; else WEIGHTS=""; fi
 fi
