@@ -15,7 +15,7 @@ using namespace yolite::loss;
 
 namespace {
 
-const std::vector<double> kStrides{8, 16, 32};  // 64x64 images -> 8x8, 4x4, 2x2
+const std::vector<double> kGradStrides{8, 16, 32};  // 64x64 images -> 8x8, 4x4, 2x2
 
 std::vector<Var<double>> tiny_maps(int nc, uint64_t seed) {
   Rng rng(seed);
@@ -55,7 +55,7 @@ TEST_SUITE("loss") {
     Tensor<double> targets = tiny_targets();
     std::vector<GridSize> grids{{8, 8}, {4, 4}, {2, 2}};
     auto levels = build_targets<double>(
-        targets, grids, anchors_in_grid_units<double>(yolov5_anchors_px(), kStrides), 4.0);
+        targets, grids, anchors_in_grid_units<double>(yolov5_anchors_px(), kGradStrides), 4.0);
     for (int l = 0; l < 3; ++l) REQUIRE(levels[size_t(l)].size() > 0);  // every level has positives
     const std::vector<int64_t> na{3, 3, 3};
     int seed = 0;
@@ -71,7 +71,7 @@ TEST_SUITE("loss") {
       cfg.box = 1.0, cfg.obj = 1.0, cfg.cls = 1.0;
       auto maps = tiny_maps(2, uint64_t(100 + seed++));
       // yolo_loss (assignment included) and the explicit-positives entry agree.
-      auto full = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kStrides, cfg);
+      auto full = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
       auto base = yolo_loss_assigned<double>(maps, levels, na, cfg);
       CHECK(full.total.value()[0] == base.total.value()[0]);
       CHECK(base.items[0] > 0);
@@ -92,7 +92,7 @@ TEST_SUITE("loss") {
     for (int64_t r = 0; r < targets.size(0); ++r) targets.at(r, 1) = 0;
     auto maps = tiny_maps(1, 9);
     LossConfig cfg = scale_loss_gains(LossConfig{}, 1, 3, 64);
-    auto out = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kStrides, cfg);
+    auto out = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
     CHECK(out.items[2] == 0.0);
     out.total.backward();
     const Tensor<double>& g = maps[0].grad();
@@ -119,7 +119,7 @@ TEST_SUITE("loss") {
         for (auto& v : t) v = float(rng.normal(-2.0, 2.0));
         mf.emplace_back(t, true);
       }
-      auto out = yolo_loss<float>(mf, targets.cast<float>(), yolov5_anchors_px(), kStrides, cfg);
+      auto out = yolo_loss<float>(mf, targets.cast<float>(), yolov5_anchors_px(), kGradStrides, cfg);
       out.total.backward();
       std::vector<float> all{out.total.value()[0]};
       for (auto& m : mf) all.insert(all.end(), m.grad().begin(), m.grad().end());
@@ -136,11 +136,11 @@ TEST_SUITE("loss") {
     Tensor<double> targets = tiny_targets();
     LossConfig cfg = scale_loss_gains(LossConfig{}, 2, 3, 64);
     auto maps = tiny_maps(2, 3);
-    auto out = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kStrides, cfg);
+    auto out = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
     out.total.backward(Tensor<double>({1}, 3.0));
     Tensor<double> g3 = maps[1].grad().clone();
     for (auto& m : maps) m.zero_grad();
-    auto out2 = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kStrides, cfg);
+    auto out2 = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
     out2.total.backward();
     double worst = 0;
     for (int64_t i = 0; i < g3.numel(); ++i)
@@ -148,7 +148,7 @@ TEST_SUITE("loss") {
     CHECK(worst < 1e-15);
     // No graph under NoGradGuard.
     NoGradGuard ng;
-    auto out3 = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kStrides, cfg);
+    auto out3 = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
     CHECK_FALSE(out3.total.requires_grad());
     CHECK(out3.total.value()[0] == out2.total.value()[0]);
   }

@@ -13,7 +13,7 @@
 using namespace yolite;
 
 namespace {
-const std::string kFix = std::string(YOLITE_SHARED_DIR) + "/fixtures/";
+const std::string kPtFix = std::string(YOLITE_SHARED_DIR) + "/fixtures/";
 
 std::vector<std::pair<std::string, int64_t>> ints_of(const io::TorchCheckpoint& ck) {
   return {ck.int_buffers.begin(), ck.int_buffers.end()};
@@ -36,11 +36,11 @@ struct Worst {
 };
 
 void check_parity(const std::string& stem) {
-  io::TorchCheckpoint ck = io::load_yolov5_pt(kFix + stem + ".pt");
+  io::TorchCheckpoint ck = io::load_yolov5_pt(kPtFix + stem + ".pt");
   REQUIRE(ck.nc == 5);
   auto m = model_from_pt(ck, stem.substr(0, 7));
   CHECK(m->stride() == std::vector<double>{8, 16, 32});
-  io::Npz ref = io::load_npz(kFix + stem + "_io.npz");
+  io::Npz ref = io::load_npz(kPtFix + stem + "_io.npz");
   m->eval();
   NoGradGuard ng;
   std::vector<Var<float>> din;
@@ -81,7 +81,7 @@ TEST_SUITE("model") {
   TEST_CASE("parity: yolov5s from its .pt") { check_parity("yolov5s_nc5_seed0"); }
 
   TEST_CASE("the checkpoint's yaml gives the built-in spec") {
-    io::TorchCheckpoint ck = io::load_yolov5_pt(kFix + "yolov5s_nc5_seed0.pt");
+    io::TorchCheckpoint ck = io::load_yolov5_pt(kPtFix + "yolov5s_nc5_seed0.pt");
     auto a = model::spec_from_json(ck.yaml, "yolov5s");
     auto b = model::yolov5_spec("yolov5s");
     CHECK(a.depth_multiple == b.depth_multiple);
@@ -104,8 +104,8 @@ TEST_SUITE("model") {
   }
 
   TEST_CASE("the .pt and the _state.npz hold the same yolov5n weights") {
-    io::TorchCheckpoint ck = io::load_yolov5_pt(kFix + "yolov5n_nc5_seed0.pt");
-    io::Npz z = io::load_npz(kFix + "yolov5n_nc5_seed0_state.npz");
+    io::TorchCheckpoint ck = io::load_yolov5_pt(kPtFix + "yolov5n_nc5_seed0.pt");
+    io::Npz z = io::load_npz(kPtFix + "yolov5n_nc5_seed0_state.npz");
     auto m = model::make_yolov5("n", 5);
     m->load_state_dict(ck.state, nn::LoadMode::strict, ints_of(ck));
     for (auto& [name, t] : m->state_dict()) {

@@ -25,7 +25,9 @@
 using namespace yolite;
 using ops::Conv2dParams;
 
-namespace {
+// A named namespace (not an anonymous one) around the whole file: the suites are unity
+// builds, where another file of the folder may use the same helper names.
+namespace test_conv2d_bf16 {
 
 std::vector<float> random_vec(Rng& rng, int64_t n, float scale = 1.f) {
   std::vector<float> v(static_cast<size_t>(n));
@@ -159,7 +161,6 @@ const Case kCases[] = {
     {2, 64, 20, 20, 64, 3, 3, 1, 1, false},  // a YOLOv5-like layer
 };
 
-}  // namespace
 
 TEST_SUITE("ops") {
   TEST_CASE("conv2d bf16: every kernel vs the bf16-rounded reference and vs fp32") {
@@ -210,3 +211,5 @@ TEST_SUITE("ops") {
     }
   }
 }
+
+}  // namespace test_conv2d_bf16
