@@ -251,22 +251,6 @@ void set_bf16(O& o, bool v) {
 }
 ops::Precision precision(bool bf16) { return bf16 ? ops::Precision::bf16 : ops::Precision::fp32; }
 
-// The model description a yolite checkpoint carries (train/weights.hpp reads it back).
-nlohmann::json spec_meta(const model::ModelSpec& s) {
-  nlohmann::json j;
-  j["name"] = s.name;
-  j["depth_multiple"] = s.depth_multiple;
-  j["width_multiple"] = s.width_multiple;
-  j["nc"] = s.nc;
-  j["anchors"] = s.anchors;
-  j["backbone_size"] = s.backbone_size;
-  nlohmann::json layers = nlohmann::json::array();
-  for (auto& L : s.layers)
-    layers.push_back({{"from", L.from}, {"repeats", L.repeats}, {"block", L.block}, {"args", L.args}});
-  j["layers"] = layers;
-  return j;
-}
-
 // The Trainer flushes denormals to zero on its compute threads when the library has
 // FlushDenormalsGuard (core/parallel.hpp); the profile does what the Trainer does. Declared
 // here so this file also builds against a library without it (then the guard is a no-op).
@@ -427,8 +411,7 @@ class ProfiledStep {
   Var<float> conv(nn::Conv<float>& c, const Var<float>& x, bool stem = false) {
     Var<float> y = timed(stem ? "conv (stem 6x6)" : c.conv->k == 3 ? "conv 3x3" : "conv 1x1",
                          [&] { return c.conv->forward(x); });
-    y = timed("batch norm", [&] { return c.bn->forward(y); });
-    return timed("SiLU", [&] { return ag::silu(y); });
+    return timed("BN + SiLU (fused)", [&] { return c.bn_silu(y); });
   }
   Var<float> c3_forward(nn::C3<float>& c3, const Var<float>& x) {
     Var<float> y = conv(*c3.cv1, x);
@@ -622,7 +605,7 @@ void worker_ours(const Flags& f) {
     io::Checkpoint ck;
     for (auto& [n, t] : m->state_dict()) ck.add(n, t.clone());
     for (auto& [n, p] : m->int_buffers()) ck.add_int(n, *p);
-    ck.meta["spec"] = spec_meta(m->spec());
+    ck.meta["spec"] = train::spec_to_meta(m->spec());
     ck.meta["nc"] = kNc;
     ck.meta["names"] = m->names;
     ck.meta["producer"] = "bench_train_detect";

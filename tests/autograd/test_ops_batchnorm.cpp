@@ -2,7 +2,9 @@
 // (PyTorch semantics) against a hand computation, eval mode, float path == double path.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <yolite/autograd/ops.hpp>
@@ -86,6 +88,47 @@ TEST_SUITE("autograd") {
         scale = std::max(scale, std::abs(d[k][i]));
       }
       CHECK(worst <= 1e-4 * scale + 1e-6);
+    }
+  }
+
+  TEST_CASE("batch_norm_silu2d equals silu(batch_norm2d(...)): values, gradients, running stats") {
+    Rng rng(6);
+    const Shape s{2, 7, 13, 11};
+    Tensor<float> x0(s), r(s), g0({7}), b0({7});
+    for (auto& v : x0) v = float(rng.normal() * 2 + 0.5);
+    for (auto& v : r) v = float(rng.normal());
+    for (auto& v : g0) v = float(1 + 0.3 * rng.normal());
+    for (auto& v : b0) v = float(0.3 * rng.normal());
+    struct Out { Tensor<float> y, gx, gg, gb, rm, rv; int64_t seen; };
+    auto run = [&](bool fused, bool training) {
+      Var<float> x(x0.clone(), true), g(g0.clone(), true), b(b0.clone(), true);
+      Tensor<float> rm({7}, 0.1f), rv({7}, 2.f);
+      int64_t seen = 3;
+      Var<float> y = fused ? ag::batch_norm_silu2d(x, g, b, rm, rv, &seen, training, 0.03, 1e-3)
+                           : ag::silu(ag::batch_norm2d(x, g, b, rm, rv, &seen, training, 0.03, 1e-3));
+      ag::sum(ag::mul(y, Var<float>(r))).backward();
+      return Out{y.value(), x.grad(), g.grad(), b.grad(), rm, rv, seen};
+    };
+    for (bool training : {true, false}) {
+      CAPTURE(training);
+      Out f = run(true, training), u = run(false, training);
+      CHECK(f.seen == u.seen);
+      CHECK(f.seen == (training ? 4 : 3));
+      auto near = [](const Tensor<float>& a, const Tensor<float>& b, double tol) {
+        REQUIRE(a.shape() == b.shape());
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < a.numel(); ++i) {
+          worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+          scale = std::max(scale, std::abs(double(b[i])));
+        }
+        CHECK(worst <= tol * scale + 1e-6);
+      };
+      near(f.y, u.y, 1e-6);
+      near(f.gx, u.gx, 1e-4);
+      near(f.gg, u.gg, 1e-4);
+      near(f.gb, u.gb, 1e-4);
+      CHECK(std::memcmp(f.rm.data(), u.rm.data(), 7 * sizeof(float)) == 0);  // same statistics code
+      CHECK(std::memcmp(f.rv.data(), u.rv.data(), 7 * sizeof(float)) == 0);
     }
   }
 }

@@ -104,6 +104,26 @@ TEST_SUITE("autograd") {
     }
   }
 
+  TEST_CASE("gradcheck batch_norm_silu2d (fused BN + SiLU): training and eval") {
+    Rng rng(12);
+    for (Shape xs : {Shape{1, 3, 5, 7}, Shape{3, 5, 5, 7}, Shape{3, 3, 1, 1}}) {
+      CAPTURE(xs.str());
+      const int64_t C = xs[1];
+      for (bool training : {true, false}) {
+        CAPTURE(training);
+        auto rm = std::make_shared<Tensor<D>>(randn({C}, rng, 0.3));
+        auto rv = std::make_shared<Tensor<D>>(randn({C}, rng, 0.2, 1.0));
+        for (auto& v : *rv) v = std::abs(v) + 0.2;
+        std::vector<Var<D>> in = {param(xs, rng, 2.0, 0.5), param({C}, rng, 0.5, 1.0),
+                                  param({C}, rng, 0.5)};
+        Fn f = [rm, rv, training](std::vector<Var<D>>& v) {
+          return weighted_sum(ag::batch_norm_silu2d(v[0], v[1], v[2], *rm, *rv, nullptr, training), 13);
+        };
+        check(f, in);
+      }
+    }
+  }
+
   TEST_CASE("gradcheck silu, sigmoid (including large |x|)") {
     Rng rng(3);
     std::vector<Var<D>> in = {param({3, 5, 5, 7}, rng, 3.0)};

@@ -9,6 +9,7 @@
 //   conv2d            conv2d(x, w, b, stride, pad)
 //   batchnorm         batch_norm2d(x, gamma, beta, running_mean, running_var, &tracked, training,
 //                                  momentum = 0.03, eps = 1e-3)
+//   batchnorm_silu    batch_norm_silu2d(same arguments)   (= silu(batch_norm2d(...)), fused)
 //   activation        silu(x), sigmoid(x)
 //   elementwise       add(a, b), mul(a, b), scale(a, s)
 //   concat            concat({a, b, ...})          (channels)
@@ -19,6 +20,7 @@
 #pragma once
 #include "ops/activation.hpp"
 #include "ops/batchnorm.hpp"
+#include "ops/batchnorm_silu.hpp"
 #include "ops/bce.hpp"
 #include "ops/concat.hpp"
 #include "ops/conv2d.hpp"

@@ -25,6 +25,7 @@
 
 #include "../autograd/ops/activation.hpp"
 #include "../autograd/ops/batchnorm.hpp"
+#include "../autograd/ops/batchnorm_silu.hpp"
 #include "../autograd/ops/conv2d.hpp"
 #include "module.hpp"
 
@@ -102,7 +103,8 @@ class BatchNorm2d : public Module<T> {
   }
 };
 
-// YOLOv5's Conv: Conv2d(c1, c2, k, s, p = k/2, no bias) -> BatchNorm2d -> SiLU.
+// YOLOv5's Conv: Conv2d(c1, c2, k, s, p = k/2, no bias) -> BatchNorm2d -> SiLU, the last two
+// as one fused op (bn_silu) that never stores the BN output.
 template <class T>
 class Conv : public Module<T> {
  public:
@@ -120,7 +122,16 @@ class Conv : public Module<T> {
                    x.shape().str());
       return ag::silu(ag::conv2d(x, fused_w_, fused_b_, conv->s, conv->p));
     }
-    return ag::silu(bn->forward(conv->forward(x)));
+    return bn_silu(conv->forward(x));
+  }
+  // The block's BN -> SiLU on a conv output y, as one fused op (ag::batch_norm_silu2d; same
+  // values and gradients as ag::silu(bn->forward(y))).
+  Var<T> bn_silu(const Var<T>& y) {
+    YOLITE_CHECK(y.shape().ndim() == 4 && y.shape()[1] == bn->c, "Conv: BN(", bn->c,
+                 ") input must be [B,", bn->c, ",H,W], got ", y.shape().str());
+    return ag::batch_norm_silu2d(y, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                                 &bn->num_batches_tracked, bn->is_training(), bn->momentum,
+                                 bn->eps);
   }
   int c1() const { return conv->c1; }
   int c2() const { return conv->c2; }

@@ -20,32 +20,41 @@
 
 namespace yolite::ag {
 
+namespace detail {
+// What batch_norm2d and batch_norm_silu2d share: the argument checks, the statistics to
+// normalise with (the batch's in training, updating the running ones; the running ones in
+// eval), as mean and invstd = 1/sqrt(var + eps).
+struct BnDims {
+  int N, C;
+  int64_t HW;
+};
 template <class T>
-Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
-                    Tensor<T>& running_mean, Tensor<T>& running_var, int64_t* num_batches_tracked,
-                    bool training, double momentum = 0.03, double eps = 1e-3) {
-  YOLITE_CHECK(x.defined() && gamma.defined() && beta.defined(),
-               "ag::batch_norm2d: undefined input, gamma or beta");
+BnDims bn_statistics(const char* op, const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
+                     Tensor<T>& running_mean, Tensor<T>& running_var,
+                     int64_t* num_batches_tracked, bool training, double momentum, double eps,
+                     Tensor<T>& mean, Tensor<T>& invstd) {
+  YOLITE_CHECK(x.defined() && gamma.defined() && beta.defined(), "ag::", op,
+               ": undefined input, gamma or beta");
   const Shape& xs = x.shape();
-  YOLITE_CHECK(xs.ndim() == 4, "ag::batch_norm2d: expected input [N,C,H,W], got ", xs.str());
+  YOLITE_CHECK(xs.ndim() == 4, "ag::", op, ": expected input [N,C,H,W], got ", xs.str());
   const Shape cs({xs[1]});
-  YOLITE_CHECK(gamma.shape() == cs && beta.shape() == cs, "ag::batch_norm2d: input ", xs.str(),
+  YOLITE_CHECK(gamma.shape() == cs && beta.shape() == cs, "ag::", op, ": input ", xs.str(),
                " needs gamma and beta of shape ", cs.str(), ", got gamma ", gamma.shape().str(),
                " and beta ", beta.shape().str());
-  YOLITE_CHECK(running_mean.shape() == cs && running_var.shape() == cs,
-               "ag::batch_norm2d: input ", xs.str(), " needs running_mean and running_var of shape ",
-               cs.str(), ", got ", running_mean.shape().str(), " and ", running_var.shape().str());
-  const int N = int(xs[0]), C = int(xs[1]);
-  const int64_t HW = xs[2] * xs[3];
-  const int64_t M = int64_t(N) * HW;
-  Tensor<T> mean(cs), invstd(cs);
+  YOLITE_CHECK(running_mean.shape() == cs && running_var.shape() == cs, "ag::", op, ": input ",
+               xs.str(), " needs running_mean and running_var of shape ", cs.str(), ", got ",
+               running_mean.shape().str(), " and ", running_var.shape().str());
+  const BnDims d{int(xs[0]), int(xs[1]), xs[2] * xs[3]};
+  const int64_t M = int64_t(d.N) * d.HW;
+  mean = Tensor<T>(cs);
+  invstd = Tensor<T>(cs);
   if (training) {
-    YOLITE_CHECK(M > 1, "ag::batch_norm2d: training needs more than one value per channel, input ",
+    YOLITE_CHECK(M > 1, "ag::", op, ": training needs more than one value per channel, input ",
                  xs.str());
     Tensor<T> var(cs);
-    ops::batchnorm_stats(x.value().data(), N, C, HW, mean.data(), var.data());
+    ops::batchnorm_stats(x.value().data(), d.N, d.C, d.HW, mean.data(), var.data());
     const double unbias = double(M) / double(M - 1);
-    for (int c = 0; c < C; ++c) {
+    for (int c = 0; c < d.C; ++c) {
       invstd[c] = T(1.0 / std::sqrt(double(var[c]) + eps));
       running_mean[c] = T((1 - momentum) * double(running_mean[c]) + momentum * double(mean[c]));
       running_var[c] =
@@ -53,11 +62,26 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
     }
     if (num_batches_tracked) ++*num_batches_tracked;
   } else {
-    for (int c = 0; c < C; ++c) {
+    for (int c = 0; c < d.C; ++c) {
       mean[c] = running_mean[c];
       invstd[c] = T(1.0 / std::sqrt(double(running_var[c]) + eps));
     }
   }
+  return d;
+}
+}  // namespace detail
+
+template <class T>
+Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
+                    Tensor<T>& running_mean, Tensor<T>& running_var, int64_t* num_batches_tracked,
+                    bool training, double momentum = 0.03, double eps = 1e-3) {
+  Tensor<T> mean, invstd;
+  const detail::BnDims d =
+      detail::bn_statistics("batch_norm2d", x, gamma, beta, running_mean, running_var,
+                            num_batches_tracked, training, momentum, eps, mean, invstd);
+  const int N = d.N, C = d.C;
+  const int64_t HW = d.HW;
+  const Shape& xs = x.shape();
   Tensor<T> y = Tensor<T>::uninit(xs);
   ops::batchnorm_forward(x.value().data(), N, C, HW, mean.data(), invstd.data(),
                          gamma.value().data(), beta.value().data(), y.data());
