@@ -23,7 +23,7 @@ bash "$ROOT/scripts/setup.sh" "$BUILD"
 Y="$BUILD/yolite"
 OUT="$ROOT/runs/tutorial"
 PER_CLASS="${PER_CLASS:-200}"
-EPOCHS="${EPOCHS:-10}"
+EPOCHS="${EPOCHS:-15}"
 IMG="${IMG:-320}"
 BATCH="${BATCH:-16}"
 if [ -z "${WEIGHTS+x}" ]; then

@@ -7,8 +7,10 @@
 #   bash scripts/make_base_model.sh [OUT_DIR]     (default: runs/base_model; ~1-2 hours on 2 cores)
 #
 # Deterministic: the same commit, seed and thread count give the same weights. The shipped file
-# was made at commit 5ff9805 with 2 threads (see README, "The base model"); later kernel
-# changes round differently, so a rebuild now gives a model of the same quality, not the same bits.
+# was made with the binary of commit 5ff9805, 2 threads: epochs 0-15 in one run, then
+# `yolite train --resume .../last.pt` for epochs 16-24 (resume is bitwise, tests/cli/kill_resume.sh),
+# then `yolite strip best.pt` (see README, "The base model"). Later kernel changes round
+# differently, so a rebuild now gives a model of the same quality, not the same bits.
 # Tunables (environment): PER_CLASS (600), EPOCHS (25), IMG (320), BATCH (16), THREADS (2).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
