@@ -187,6 +187,22 @@ inline Taps area_taps(int src, int dst) {
   }
   return t;
 }
+// One row of the horizontal pass: out[x*c + ch] = sum over the taps k of x (in order) of
+// wt[k] * src[idx[k]*c + ch]. C is the channel count when known at compile time (else 0).
+template <int C>
+void resize_row_h(const uint8_t* src, float* out, int w, int c_runtime, const Taps& tx) {
+  const int c = C > 0 ? C : c_runtime;
+  for (int x = 0; x < w; ++x) {
+    const int f = tx.first[x], n = tx.count[x];
+    float* o = out + size_t(x) * c;
+    for (int ch = 0; ch < c; ++ch) o[ch] = 0.f;
+    for (int k = 0; k < n; ++k) {
+      const float wt = tx.wt[f + k];
+      const uint8_t* s = src + size_t(tx.idx[f + k]) * c;
+      for (int ch = 0; ch < c; ++ch) o[ch] += wt * s[ch];
+    }
+  }
+}
 }  // namespace detail
 
 // Resizes to w x h (same channel count).
@@ -200,26 +216,35 @@ inline Image resize(const Image& img, int w, int h, Interp interp = Interp::auto
   };
   const detail::Taps tx = taps(img.w, w), ty = taps(img.h, h);
   const int c = img.c;
-  // Horizontal pass: img.h rows of w pixels, kept in float.
+  // Horizontal pass: img.h rows of w pixels, kept in float (RGB unrolled at compile time).
   std::vector<float> mid(size_t(img.h) * w * c);
   parallel_for(0, img.h, [&](int64_t y) {
     const uint8_t* src = img.row(int(y));
     float* out = mid.data() + size_t(y) * w * c;
-    for (int x = 0; x < w; ++x)
-      for (int ch = 0; ch < c; ++ch) {
-        float acc = 0;
-        for (int k = 0; k < tx.count[x]; ++k) acc += tx.wt[tx.first[x] + k] * src[size_t(tx.idx[tx.first[x] + k]) * c + ch];
-        out[size_t(x) * c + ch] = acc;
-      }
+    if (c == 3)
+      detail::resize_row_h<3>(src, out, w, c, tx);
+    else
+      detail::resize_row_h<0>(src, out, w, c, tx);
   });
-  // Vertical pass.
+  // Vertical pass: a whole output row at a time, taps outer and pixels inner (a loop the
+  // compiler vectorises), each pixel's sum taken in the same tap order as a per-pixel loop.
+  // Rounding is std::lround's (half away from zero) without the library call: the sums are
+  // >= 0 (non-negative weights and pixels), so truncate and add 1 when the fraction is >= 0.5.
   Image out(w, h, c);
+  const int row_len = w * c;
   parallel_for(0, h, [&](int64_t y) {
     uint8_t* dst = out.row(int(y));
-    for (int i = 0; i < w * c; ++i) {
-      float acc = 0;
-      for (int k = 0; k < ty.count[y]; ++k) acc += ty.wt[ty.first[y] + k] * mid[size_t(ty.idx[ty.first[y] + k]) * w * c + i];
-      dst[i] = uint8_t(std::clamp(std::lround(acc), 0l, 255l));
+    std::vector<float> acc(static_cast<size_t>(row_len), 0.f);
+    for (int k = 0; k < ty.count[y]; ++k) {
+      const float wt = ty.wt[ty.first[y] + k];
+      const float* m = mid.data() + size_t(ty.idx[ty.first[y] + k]) * row_len;
+      for (int i = 0; i < row_len; ++i) acc[size_t(i)] += wt * m[i];
+    }
+    for (int i = 0; i < row_len; ++i) {
+      const float a = acc[size_t(i)];
+      int v = int(a);
+      v += (a - float(v)) >= 0.5f ? 1 : 0;
+      dst[i] = uint8_t(std::clamp(v, 0, 255));
     }
   });
   return out;
