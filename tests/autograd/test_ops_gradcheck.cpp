@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include <yolite/autograd/gradcheck.hpp>
@@ -83,41 +84,25 @@ TEST_SUITE("autograd") {
     }
   }
 
-  TEST_CASE("gradcheck batch_norm2d: training (through the batch statistics) and eval") {
+  TEST_CASE("gradcheck batch_norm2d and the fused batch_norm_silu2d: training (through the batch statistics) and eval") {
     Rng rng(2);
     for (Shape xs : {Shape{1, 3, 5, 7}, Shape{3, 5, 5, 7}, Shape{3, 3, 1, 1}}) {
       CAPTURE(xs.str());
       const int64_t C = xs[1];
-      for (bool training : {true, false}) {
+      for (auto mode : {std::pair{true, false}, std::pair{false, false}, std::pair{true, true},
+                        std::pair{false, true}}) {
+        const bool training = mode.first, fused = mode.second;
         CAPTURE(training);
+        CAPTURE(fused);
         auto rm = std::make_shared<Tensor<D>>(randn({C}, rng, 0.3));
         auto rv = std::make_shared<Tensor<D>>(randn({C}, rng, 0.2, 1.0));
         for (auto& v : *rv) v = std::abs(v) + 0.2;
         // x with a non-zero mean and non-unit scale
         std::vector<Var<D>> in = {param(xs, rng, 2.0, 0.5), param({C}, rng, 0.5, 1.0),
                                   param({C}, rng, 0.5)};
-        Fn f = [rm, rv, training](std::vector<Var<D>>& v) {
-          return weighted_sum(ag::batch_norm2d(v[0], v[1], v[2], *rm, *rv, nullptr, training), 11);
-        };
-        check(f, in);
-      }
-    }
-  }
-
-  TEST_CASE("gradcheck batch_norm_silu2d (fused BN + SiLU): training and eval") {
-    Rng rng(12);
-    for (Shape xs : {Shape{1, 3, 5, 7}, Shape{3, 5, 5, 7}, Shape{3, 3, 1, 1}}) {
-      CAPTURE(xs.str());
-      const int64_t C = xs[1];
-      for (bool training : {true, false}) {
-        CAPTURE(training);
-        auto rm = std::make_shared<Tensor<D>>(randn({C}, rng, 0.3));
-        auto rv = std::make_shared<Tensor<D>>(randn({C}, rng, 0.2, 1.0));
-        for (auto& v : *rv) v = std::abs(v) + 0.2;
-        std::vector<Var<D>> in = {param(xs, rng, 2.0, 0.5), param({C}, rng, 0.5, 1.0),
-                                  param({C}, rng, 0.5)};
-        Fn f = [rm, rv, training](std::vector<Var<D>>& v) {
-          return weighted_sum(ag::batch_norm_silu2d(v[0], v[1], v[2], *rm, *rv, nullptr, training), 13);
+        Fn f = [rm, rv, training, fused](std::vector<Var<D>>& v) {
+          return weighted_sum(fused ? ag::batch_norm_silu2d(v[0], v[1], v[2], *rm, *rv, nullptr, training)
+                                    : ag::batch_norm2d(v[0], v[1], v[2], *rm, *rv, nullptr, training), 11);
         };
         check(f, in);
       }

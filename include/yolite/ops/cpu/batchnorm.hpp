@@ -108,6 +108,32 @@ void plane_sums(const T* a, double ka, const T* b, double kb, int64_t n, double&
   s1 = r1;
   s2 = r2;
 }
+
+// Backward's per-channel step, shared with the fused BN + SiLU (batchnorm_silu.hpp). From the
+// per-plane sums s1 = sum(g), s2 = sum(g * (x - mean)) of the incoming gradient g (planes in
+// n-major order, added per channel in plane order), adds dgamma += sum(g * xhat) and
+// dbeta += sum(g) (when not null) and gives the coefficients of dx += a*g + b*(x - mean) + d.
+template <class T>
+void backward_coefficients(const std::vector<double>& s1, const std::vector<double>& s2, int N,
+                           int C, double M, const T* invstd, const T* gamma, bool training,
+                           T* dgamma, T* dbeta, std::vector<T>& ca, std::vector<T>& cb,
+                           std::vector<T>& cd) {
+  for (int c = 0; c < C; ++c) {
+    double sg = 0, sgxc = 0;
+    for (int n = 0; n < N; ++n) {
+      sg += s1[size_t(n) * C + c];
+      sgxc += s2[size_t(n) * C + c];
+    }
+    const double is = invstd[c];
+    const double sgxh = sgxc * is;
+    if (dgamma) dgamma[c] += T(sgxh);
+    if (dbeta) dbeta[c] += T(sg);
+    const double k = double(gamma[c]) * is;
+    ca[size_t(c)] = T(k);
+    cb[size_t(c)] = training ? T(-k * is * sgxh / M) : T(0);
+    cd[size_t(c)] = training ? T(-k * sg / M) : T(0);
+  }
+}
 }  // namespace detail
 
 template <class T>
@@ -153,29 +179,8 @@ void batchnorm_backward(const T* x, const T* dy, int N, int C, int64_t HW, const
     detail::plane_sums(dy + p * HW, 0.0, x + p * HW, double(mean[p % C]), HW, s1[p], s2[p]);
   });
   // per channel: dx += a*dy + b*(x - mean) + d
-  std::vector<T> ca(C), cb(C), cd(C);
-  for (int c = 0; c < C; ++c) {
-    double sdy = 0, sdyxc = 0;
-    for (int n = 0; n < N; ++n) {
-      sdy += s1[size_t(n) * C + c];
-      sdyxc += s2[size_t(n) * C + c];
-    }
-    const double is = invstd[c];
-    const double sdyxh = sdyxc * is;
-    if (dgamma) dgamma[c] += T(sdyxh);
-    if (dbeta) dbeta[c] += T(sdy);
-    const double k = double(gamma[c]) * is;
-    if (training) {
-      const double b = -k * is * sdyxh / M;
-      ca[c] = T(k);
-      cb[c] = T(b);
-      cd[c] = T(-k * sdy / M);
-    } else {
-      ca[c] = T(k);
-      cb[c] = T(0);
-      cd[c] = T(0);
-    }
-  }
+  std::vector<T> ca(static_cast<size_t>(C)), cb(static_cast<size_t>(C)), cd(static_cast<size_t>(C));
+  detail::backward_coefficients(s1, s2, N, C, M, invstd, gamma, training, dgamma, dbeta, ca, cb, cd);
   if (!dx) return;
   // pass 2
   for_planes(int64_t(N) * C, HW, [&](int64_t p) {

@@ -104,21 +104,7 @@ void batchnorm_silu_backward(const T* x, const T* dy, int N, int C, int64_t HW, 
   });
   // per channel: dx += ka*dz + kb*(x - mean) + kd   (batchnorm_backward's coefficients)
   std::vector<T> ca(static_cast<size_t>(C)), cb(static_cast<size_t>(C)), cd(static_cast<size_t>(C));
-  for (int c = 0; c < C; ++c) {
-    double sdz = 0, sdzxc = 0;
-    for (int n = 0; n < N; ++n) {
-      sdz += s1[size_t(n) * C + c];
-      sdzxc += s2[size_t(n) * C + c];
-    }
-    const double is = invstd[c];
-    const double sdzxh = sdzxc * is;
-    if (dgamma) dgamma[c] += T(sdzxh);
-    if (dbeta) dbeta[c] += T(sdz);
-    const double k = double(gamma[c]) * is;
-    ca[size_t(c)] = T(k);
-    cb[size_t(c)] = training ? T(-k * is * sdzxh / M) : T(0);
-    cd[size_t(c)] = training ? T(-k * sdz / M) : T(0);
-  }
+  detail::backward_coefficients(s1, s2, N, C, M, invstd, gamma, training, dgamma, dbeta, ca, cb, cd);
   if (!dx) return;
   // pass 2: dz recomputed from x and dy
   for_planes(int64_t(N) * C, HW, [&](int64_t p) {
