@@ -8,20 +8,19 @@
 # kernels and their tests are compiled too (-DYOLITE_CUDA=ON, warnings as errors); without a GPU
 # they report "skipped".
 #
-#   bash scripts/test.sh                                # Release + the ASan+UBSan "parsers" run
-#   YOLITE_TEST_SANITIZE=full bash scripts/test.sh      # ... the WHOLE suite under ASan+UBSan
+#   bash scripts/test.sh                                # Release + the WHOLE suite under ASan+UBSan
+#   YOLITE_TEST_SANITIZE=parsers bash scripts/test.sh   # ... only the parser suites and the CLI tests
 #   YOLITE_TEST_SANITIZE=0 bash scripts/test.sh         # Release only
 #   YOLITE_TEST_RELEASE=0 YOLITE_TEST_SANITIZE=full bash scripts/test.sh   # ASan+UBSan only (packages installed)
 #   bash scripts/test.sh -DYOLITE_NATIVE=OFF            # extra cmake arguments (both builds)
 #
-# "parsers" (the default, to keep CI's time) sanitizes what reads untrusted files and runs the
-# whole program: the core, io and data suites and every CLI test (tutorial commands, kill and
-# resume, bad inputs) -- about a third of the compile work of "full", which adds the numeric
-# suites (ops, autograd, model, loss, train, ...).
+# "full" (the default; CI runs it) sanitizes every suite and CLI test. "parsers" sanitizes what
+# reads untrusted files and runs the whole program: the core, io and data suites and every CLI
+# test (tutorial commands, kill and resume, bad inputs) -- about a third of the compile work.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${YOLITE_BUILD_DIR:-$ROOT/build}"
-SAN="${YOLITE_TEST_SANITIZE:-parsers}"
+SAN="${YOLITE_TEST_SANITIZE:-full}"
 REL="${YOLITE_TEST_RELEASE:-1}"
 case "$SAN" in 0|parsers|full) ;; *) echo "test.sh: YOLITE_TEST_SANITIZE must be 0, parsers or full (got '$SAN')" >&2; exit 2;; esac
 T0=$SECONDS
