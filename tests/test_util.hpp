@@ -1,9 +1,13 @@
 // tests/test_util.hpp -- small helpers shared by the test suites.
 #pragma once
 #include <filesystem>
+#include <array>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include <yolite/core/error.hpp>
+#include <yolite/core/parallel.hpp>
 
 namespace yolite::testing {
 
@@ -23,6 +27,24 @@ inline std::string error_of(auto&& f) {
     return e.what();
   }
   return "";
+}
+
+// Bitwise equality of two float arrays.
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// f() run twice with the current thread count, then once with one thread (for determinism
+// tests: all three results must be bitwise equal).
+template <class F>
+auto repeat_and_single_thread(F&& f) {
+  auto a = f();
+  auto b = f();
+  const int saved = max_threads();
+  set_threads(1);
+  auto s = f();
+  set_threads(saved);
+  return std::array<decltype(a), 3>{std::move(a), std::move(b), std::move(s)};
 }
 
 inline bool contains(const std::string& s, const std::string& part) {

@@ -2,11 +2,11 @@
 // shapes, large and small), plus bitwise determinism across runs and thread counts.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <cmath>
-#include <cstring>
 #include <vector>
 
-#include <yolite/core/parallel.hpp>
 #include <yolite/core/rng.hpp>
 #include <yolite/ops/cpu/batchnorm.hpp>
 
@@ -29,9 +29,6 @@ void check_near(const std::vector<float>& got, const std::vector<float>& want, d
       FAIL_CHECK(what << ": element " << i << " got " << got[i] << " want " << want[i]);
   }
   CHECK(bad == 0);
-}
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 struct Out {
@@ -113,13 +110,10 @@ TEST_SUITE("ops") {
     const int64_t HW = 33 * 35, n = N * C * HW;
     auto x = randv(rng, n, 1.5, 0.2), dy = randv(rng, n, 1.0);
     auto g = randv(rng, C, 0.3, 1.0), b = randv(rng, C, 0.3);
-    Out a = run(true, true, N, C, HW, x, dy, g, b);
-    Out a2 = run(true, true, N, C, HW, x, dy, g, b);
-    const int saved = max_threads();
-    set_threads(1);
-    Out s = run(true, true, N, C, HW, x, dy, g, b);
-    set_threads(saved);
-    for (const Out* o : {&a2, &s}) {
+    const auto r = testing::repeat_and_single_thread([&] { return run(true, true, N, C, HW, x, dy, g, b); });
+    const Out& a = r[0];
+    using testing::same_bits;
+    for (const Out* o : {&r[1], &r[2]}) {
       CHECK(same_bits(a.mean, o->mean));
       CHECK(same_bits(a.var, o->var));
       CHECK(same_bits(a.y, o->y));

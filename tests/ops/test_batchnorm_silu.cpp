@@ -3,11 +3,11 @@
 // mode, plus bitwise determinism across runs and thread counts.
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #include <cmath>
-#include <cstring>
 #include <vector>
 
-#include <yolite/core/parallel.hpp>
 #include <yolite/core/rng.hpp>
 #include <yolite/ops/cpu/batchnorm_silu.hpp>
 
@@ -110,16 +110,10 @@ TEST_SUITE("ops") {
     const int64_t HW = 33 * 35, n = N * C * HW;
     auto x = randv(rng, n, 1.5, 0.2), dy = randv(rng, n, 1.0);
     auto g = randv(rng, C, 0.3, 1.0), b = randv(rng, C, 0.3);
-    Out a = run(true, true, N, C, HW, x, dy, g, b);
-    Out a2 = run(true, true, N, C, HW, x, dy, g, b);
-    const int saved = max_threads();
-    set_threads(1);
-    Out s = run(true, true, N, C, HW, x, dy, g, b);
-    set_threads(saved);
-    auto same = [](const std::vector<float>& p, const std::vector<float>& q) {
-      return p.size() == q.size() && std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0;
-    };
-    for (const Out* o : {&a2, &s}) {
+    const auto r = testing::repeat_and_single_thread([&] { return run(true, true, N, C, HW, x, dy, g, b); });
+    const Out& a = r[0];
+    const auto same = [](const std::vector<float>& p, const std::vector<float>& q) { return testing::same_bits(p, q); };
+    for (const Out* o : {&r[1], &r[2]}) {
       CHECK(same(a.y, o->y));
       CHECK(same(a.dx, o->dx));
       CHECK(same(a.dg, o->dg));

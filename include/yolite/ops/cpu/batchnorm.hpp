@@ -156,16 +156,26 @@ void batchnorm_stats(const T* x, int N, int C, int64_t HW, T* mean, T* var) {
   }
 }
 
-template <class T>
-void batchnorm_forward(const T* x, int N, int C, int64_t HW, const T* mean, const T* invstd,
-                       const T* gamma, const T* beta, T* y) {
+namespace detail {
+// y = act((x - mean[c]) * invstd[c] * gamma[c] + beta[c]) over (n, c) planes in parallel: the
+// forward of batch norm (act = identity) and of the fused BN + SiLU (batchnorm_silu.hpp).
+template <class T, class Act>
+void normalize_planes(const T* x, int N, int C, int64_t HW, const T* mean, const T* invstd,
+                      const T* gamma, const T* beta, T* y, Act act) {
   for_planes(int64_t(N) * C, HW, [&](int64_t p) {
     const int c = int(p % C);
     const T a = invstd[c] * gamma[c], m = mean[c], b = beta[c];
     const T* xp = x + p * HW;
     T* yp = y + p * HW;
-    for (int64_t i = 0; i < HW; ++i) yp[i] = (xp[i] - m) * a + b;
+    for (int64_t i = 0; i < HW; ++i) yp[i] = act((xp[i] - m) * a + b);
   });
+}
+}  // namespace detail
+
+template <class T>
+void batchnorm_forward(const T* x, int N, int C, int64_t HW, const T* mean, const T* invstd,
+                       const T* gamma, const T* beta, T* y) {
+  detail::normalize_planes(x, N, C, HW, mean, invstd, gamma, beta, y, [](T z) { return z; });
 }
 
 template <class T>

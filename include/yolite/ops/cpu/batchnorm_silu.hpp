@@ -67,16 +67,8 @@ inline T silu_grad_at(T xc, T a, T b, T g) {
 template <class T>
 void batchnorm_silu_forward(const T* x, int N, int C, int64_t HW, const T* mean, const T* invstd,
                             const T* gamma, const T* beta, T* y) {
-  for_planes(int64_t(N) * C, HW, [&](int64_t p) {
-    const int c = int(p % C);
-    const T a = invstd[c] * gamma[c], m = mean[c], b = beta[c];
-    const T* xp = x + p * HW;
-    T* yp = y + p * HW;
-    for (int64_t i = 0; i < HW; ++i) {
-      const T z = (xp[i] - m) * a + b;
-      yp[i] = z * sigmoid_fast(z);
-    }
-  });
+  detail::normalize_planes(x, N, C, HW, mean, invstd, gamma, beta, y,
+                           [](T z) { return z * sigmoid_fast(z); });
 }
 
 template <class T>
