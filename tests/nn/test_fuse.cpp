@@ -70,6 +70,29 @@ TEST_SUITE("nn") {
     CHECK(rel_diff(tr_fused, tr_plain) == 0);
   }
 
+  TEST_CASE("Conv::fuse: with a graph (input requires grad) the fused block still differentiates") {
+    nn::Conv<float> c(4, 6, 3, 1);
+    Rng rng(13);
+    c.init_parameters(rng);
+    randomise_bn(c, 14);
+    c.eval();
+    c.fuse();
+    Tensor<float> x = random_input({1, 4, 9, 7}, 15);
+    Tensor<float> no_graph;
+    {
+      NoGradGuard ng;  // the epilogue path (SiLU inside the conv, packed weights)
+      no_graph = c.forward(Var<float>(x)).value().clone();
+    }
+    Var<float> xv(x, /*requires_grad=*/true);
+    Var<float> y = c.forward(xv);  // ag::silu(ag::conv2d(...)): a graph to x
+    CHECK(rel_diff(y.value(), no_graph) < 1e-6);
+    ag::sum(y).backward();
+    REQUIRE(xv.grad().numel() == x.numel());
+    double g = 0;
+    for (int64_t i = 0; i < x.numel(); ++i) g += std::fabs(double(xv.grad()[i]));
+    CHECK(g > 0);
+  }
+
   TEST_CASE("fuse_conv_bn: a whole yolov5n gives the same raw outputs fused and unfused") {
     auto m = std::make_shared<model::YoloModel>(model::yolov5_spec("yolov5n"), 5, 0);
     randomise_bn(*m, 11);

@@ -193,6 +193,75 @@ TEST_SUITE("ops") {
     CHECK(same(db1, db3));
   }
 
+  TEST_CASE("conv2d forward with the SiLU epilogue and with packed weights matches the reference") {
+    uint64_t seed = 500;
+    for (const Case& cs : kCases) {
+      Conv2dParams p;
+      p.N = cs.N, p.C = cs.C, p.H = cs.H, p.W = cs.W, p.K = cs.K, p.R = cs.R, p.S = cs.S;
+      p.stride = cs.stride, p.pad = cs.pad;
+      INFO("N=" << p.N << " C=" << p.C << " H=" << p.H << " W=" << p.W << " K=" << p.K
+                << " R=" << p.R << " S=" << p.S << " stride=" << p.stride << " pad=" << p.pad);
+      const int64_t nx = int64_t(p.N) * p.C * p.H * p.W, nw = int64_t(p.K) * p.C * p.R * p.S;
+      const size_t ny = size_t(int64_t(p.N) * p.K * p.OH() * p.OW());
+      Rng rng(seed++);
+      auto x = random_vec(rng, nx, 2.f), w = random_vec(rng, nw, 0.5f), b = random_vec(rng, p.K);
+      const float* bp = cs.bias ? b.data() : nullptr;
+      // reference: double conv, then x * sigmoid(x) in double
+      std::vector<double> want(ny), mag(ny);
+      auto xd = to_d(x), wd = to_d(w), bd = to_d(b), xa = abs_d(x), wa = abs_d(w), ba = abs_d(b);
+      ops::ref::conv2d_forward<double>(p, xd.data(), wd.data(), cs.bias ? bd.data() : nullptr,
+                                       want.data());
+      ops::ref::conv2d_forward<double>(p, xa.data(), wa.data(), cs.bias ? ba.data() : nullptr,
+                                       mag.data());
+      const double gamma = double(int64_t(p.C) * p.R * p.S + 4) * 6e-8;
+      std::vector<float> y(ny, std::nanf(""));
+      ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y.data(), ops::ConvAct::silu);
+      int bad = 0;
+      for (size_t i = 0; i < ny; ++i) {
+        const double z = want[i], s = z / (1.0 + std::exp(-z));
+        // |silu'| <= 1.1, so the conv's error bound grows by 1.1; plus sigmoid_fast's ~1e-7
+        const double bound = 1.1 * gamma * mag[i] + 1e-6 * std::fabs(s) + 1e-30;
+        if (!(std::fabs(double(y[i]) - s) <= bound) && ++bad <= 5)
+          FAIL_CHECK("silu epilogue: element " << i << " got " << y[i] << " want " << s);
+      }
+      CHECK(bad == 0);
+      // packed weights: bitwise what the unpacked forward gives, with and without the epilogue
+      const auto pw = ops::fast::pack_conv2d_weights(p, w.data());
+      std::vector<float> yp(ny, std::nanf(""));
+      ops::fast::conv2d_forward_packed(p, x.data(), pw, bp, yp.data(), ops::ConvAct::silu);
+      CHECK(std::memcmp(yp.data(), y.data(), ny * sizeof(float)) == 0);
+      std::vector<float> y0(ny), yp0(ny, std::nanf(""));
+      ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y0.data());
+      ops::fast::conv2d_forward_packed(p, x.data(), pw, bp, yp0.data());
+      CHECK(std::memcmp(yp0.data(), y0.data(), ny * sizeof(float)) == 0);
+    }
+  }
+
+  TEST_CASE("conv2d SiLU epilogue: the double path is the reference conv then the reference SiLU") {
+    Conv2dParams p;
+    p.N = 2, p.C = 3, p.H = 6, p.W = 5, p.K = 4, p.R = 3, p.S = 3, p.stride = 1, p.pad = 1;
+    Rng rng(9);
+    auto x = to_d(random_vec(rng, 2 * 3 * 6 * 5, 3.f)), w = to_d(random_vec(rng, 4 * 27));
+    std::vector<double> y(2 * 4 * 30), want(y.size());
+    ops::conv2d_forward<double>(p, x.data(), w.data(), nullptr, y.data(), ops::ConvAct::silu);
+    ops::ref::conv2d_forward<double>(p, x.data(), w.data(), nullptr, want.data());
+    for (auto& v : want) v = v / (1.0 + std::exp(-v));
+    for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == doctest::Approx(want[i]).epsilon(1e-14));
+  }
+
+  TEST_CASE("conv2d_forward_packed rejects weights packed for another convolution") {
+    Conv2dParams p;
+    p.N = 1, p.C = 4, p.H = 8, p.W = 8, p.K = 8, p.R = 3, p.S = 3, p.stride = 1, p.pad = 1;
+    std::vector<float> w(8 * 4 * 9, 0.1f), x(4 * 64, 1.f), y(8 * 64);
+    const auto pw = ops::fast::pack_conv2d_weights(p, w.data());
+    Conv2dParams q = p;
+    q.stride = 2;
+    CHECK_THROWS_AS(ops::fast::conv2d_forward_packed(q, x.data(), pw, nullptr, y.data()), Error);
+    q = p;
+    q.C = 5;
+    CHECK_THROWS_AS(ops::fast::conv2d_forward_packed(q, x.data(), pw, nullptr, y.data()), Error);
+  }
+
   TEST_CASE("conv2d rejects bad parameters with yolite::Error") {
     Conv2dParams p;
     p.N = 1, p.C = 3, p.H = 2, p.W = 2, p.K = 4, p.R = 3, p.S = 3, p.stride = 1, p.pad = 0;

@@ -12,16 +12,20 @@
 //   x, y = (2*s_xy - 0.5 + (gx, gy)) * stride      w, h = (2*s_wh)^2 * anchor_px
 //   obj, cls = s
 // Rows of y are ordered level, anchor, gy, gx: row = offset_l + (a*ny + gy)*nx + gx.
+// (sigmoid is ops::sigmoid_fast: exp_approx for float, relative error ~1e-7; std::exp for double.)
 //
 // Tensors: "anchors" [nl, na, 2] in grid units (pixels / stride), then "m.{l}.weight",
 // "m.{l}.bias". Initial biases (YOLOv5's _initialize_biases, priors for 640 px images):
 // obj += log(8 / (640/stride)^2) (about 8 objects per image), cls += log(0.6 / (nc - 0.99)).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
 
+#include "../core/parallel.hpp"
 #include "../nn/conv.hpp"
+#include "../ops/cpu/activation.hpp"  // ops::sigmoid_forward
 
 namespace yolite::model {
 
@@ -78,30 +82,39 @@ class Detect : public nn::Module<T> {
                    r.shape().str());
       N += na * r.size(2) * r.size(3);
     }
-    Tensor<T> y({B, N, no});
-    int64_t offset = 0;
+    // sigmoid over each whole map first (contiguous, vectorised: ops::sigmoid_forward), then
+    // one task per (level, image, anchor, grid row), in parallel, transposes to rows of no
+    std::vector<Tensor<T>> sg;
+    std::vector<int64_t> first_task(size_t(nl) + 1, 0), level_offset(size_t(nl), 0);
     for (int l = 0; l < nl; ++l) {
-      const Tensor<T>& r = raw[l];
-      const int64_t ny = r.size(2), nx = r.size(3), plane = ny * nx;
-      const T s = T(stride[l]);
-      for (int64_t b = 0; b < B; ++b)
-        for (int a = 0; a < na; ++a) {
-          const T aw = anchors[(l * na + a) * 2] * s, ah = anchors[(l * na + a) * 2 + 1] * s;
-          const T* src = r.data() + (b * na * no + int64_t(a) * no) * plane;
-          for (int64_t gy = 0; gy < ny; ++gy)
-            for (int64_t gx = 0; gx < nx; ++gx) {
-              const int64_t cell = gy * nx + gx;
-              T* dst = y.data() + (b * N + offset + a * plane + cell) * no;
-              for (int k = 0; k < no; ++k) dst[k] = sigmoid(src[int64_t(k) * plane + cell]);
-              // YOLOv5: xy = (s*2 + (grid - 0.5)) * stride; wh = (s*2)^2 * anchor_grid
-              dst[0] = (dst[0] * T(2) + (T(gx) - T(0.5))) * s;
-              dst[1] = (dst[1] * T(2) + (T(gy) - T(0.5))) * s;
-              dst[2] = (dst[2] * T(2)) * (dst[2] * T(2)) * aw;
-              dst[3] = (dst[3] * T(2)) * (dst[3] * T(2)) * ah;
-            }
-        }
-      offset += na * plane;
+      sg.push_back(Tensor<T>::uninit(raw[l].shape()));
+      ops::sigmoid_forward(raw[l].data(), sg.back().data(), raw[l].numel());
+      first_task[size_t(l) + 1] = first_task[size_t(l)] + B * na * raw[l].size(2);
+      if (l > 0) level_offset[size_t(l)] = level_offset[size_t(l) - 1] +
+                                             na * raw[l - 1].size(2) * raw[l - 1].size(3);
     }
+    Tensor<T> y = Tensor<T>::uninit({B, N, no});
+    parallel_for(0, first_task[size_t(nl)], [&](int64_t task) {
+      int l = 0;
+      while (task >= first_task[size_t(l) + 1]) ++l;
+      const int64_t ny = raw[l].size(2), nx = raw[l].size(3), plane = ny * nx;
+      const int64_t local = task - first_task[size_t(l)];
+      const int64_t gy = local % ny, a = (local / ny) % na, b = local / ny / na;
+      const T s = T(stride[l]);
+      const T aw = anchors[(l * na + a) * 2] * s, ah = anchors[(l * na + a) * 2 + 1] * s;
+      const T* src = sg[size_t(l)].data() + (b * na * no + a * no) * plane + gy * nx;
+      T* dst = y.data() + (b * N + level_offset[size_t(l)] + a * plane + gy * nx) * no;
+      for (int k = 0; k < no; ++k)
+        for (int64_t gx = 0; gx < nx; ++gx) dst[gx * no + k] = src[int64_t(k) * plane + gx];
+      for (int64_t gx = 0; gx < nx; ++gx) {
+        T* d = dst + gx * no;
+        // YOLOv5: xy = (s*2 + (grid - 0.5)) * stride; wh = (s*2)^2 * anchor_grid
+        d[0] = (d[0] * T(2) + (T(gx) - T(0.5))) * s;
+        d[1] = (d[1] * T(2) + (T(gy) - T(0.5))) * s;
+        d[2] = (d[2] * T(2)) * (d[2] * T(2)) * aw;
+        d[3] = (d[3] * T(2)) * (d[3] * T(2)) * ah;
+      }
+    });
     return y;
   }
 
@@ -142,9 +155,6 @@ class Detect : public nn::Module<T> {
       }
     }
   }
-
- private:
-  static T sigmoid(T v) { return T(1) / (T(1) + std::exp(-v)); }
 };
 
 }  // namespace yolite::model

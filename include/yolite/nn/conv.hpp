@@ -18,10 +18,12 @@
 //   nn::fuse_conv_bn(*model);   // every Conv block below *model; eval-mode forwards use w', b'
 // The fused tensors are a snapshot (computed in double, stored as T): the block's state dict is
 // unchanged, training mode ignores them, and Conv::unfuse() (or fusing again after the weights
-// changed) keeps them honest.
+// changed) keeps them honest. A fused block's eval forward is ag::conv2d_silu: the SiLU done by
+// the convolution's epilogue and, for float, the weights packed once at fuse() time.
 #pragma once
 #include <cmath>
 #include <memory>
+#include <type_traits>
 
 #include "../autograd/ops/activation.hpp"
 #include "../autograd/ops/batchnorm.hpp"
@@ -120,7 +122,7 @@ class Conv : public Module<T> {
       YOLITE_CHECK(x.shape().ndim() == 4 && x.shape()[1] == conv->c1, "Conv(", conv->c1, "->",
                    conv->c2, ", fused): input must be [B,", conv->c1, ",H,W], got ",
                    x.shape().str());
-      return ag::silu(ag::conv2d(x, fused_w_, fused_b_, conv->s, conv->p));
+      return ag::conv2d_silu(x, fused_w_, fused_b_, conv->s, conv->p, packed_.get());
     }
     return bn_silu(conv->forward(x));
   }
@@ -151,10 +153,18 @@ class Conv : public Module<T> {
     }
     fused_w_ = Var<T>(fw);
     fused_b_ = Var<T>(fb);
+    packed_.reset();
+    if constexpr (std::is_same_v<T, float>) {
+      ops::Conv2dParams p;
+      p.C = conv->c1, p.K = conv->c2, p.R = p.S = conv->k, p.stride = conv->s, p.pad = conv->p;
+      packed_ = std::make_shared<const ops::fast::PackedConvWeights>(
+          ops::fast::pack_conv2d_weights(p, fw.data()));
+    }
   }
   void unfuse() {
     fused_w_ = Var<T>();
     fused_b_ = Var<T>();
+    packed_.reset();
   }
   bool fused() const { return fused_w_.defined(); }
 
@@ -163,6 +173,8 @@ class Conv : public Module<T> {
 
  private:
   Var<T> fused_w_, fused_b_;  // not parameters: never in the state dict, never trained
+  // fused_w_ packed once for the fp32 forward kernel (float only; ag::conv2d_silu)
+  std::shared_ptr<const ops::fast::PackedConvWeights> packed_;
 };
 
 // Fuses every Conv block in the module tree below (and including) m; returns how many.

@@ -2,6 +2,7 @@
 //
 //   ops::Conv2dParams p{.N = 1, .C = 3, .H = 320, .W = 320, .K = 32, .R = 6, .S = 6, .stride = 2, .pad = 2};
 //   ops::conv2d_forward<float>(p, x, w, /*bias=*/nullptr, y);      // y overwritten
+//   ops::conv2d_forward<float>(p, x, w, b, y, ops::ConvAct::silu); // y = silu(conv + b)
 //   ops::conv2d_backward_input<float>(p, dy, w, dx);               // dx +=
 //   ops::conv2d_backward_weight<float>(p, x, dy, dw, db);          // dw +=, db += (db may be null)
 //
@@ -51,16 +52,23 @@ class PrecisionGuard {
   Precision saved_;
 };
 
+// y = act(conv(x, w) + b). The fp32 kernel applies act to each output tile as it finishes it;
+// the others run it as a pass over y afterwards (the reference: ref::silu_forward).
 template <class T>
-void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
+void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
+                    ConvAct act = ConvAct::none) {
   p.validate();
+  const int64_t ny = int64_t(p.N) * p.K * p.OH() * p.OW();
   if constexpr (std::is_same_v<T, float>) {
-    if (thread_precision() == Precision::bf16)
+    if (thread_precision() == Precision::bf16) {
       bf16::conv2d_forward(p, x, w, b, y);
-    else
-      fast::conv2d_forward(p, x, w, b, y);
+      if (act == ConvAct::silu) silu_forward(y, y, ny);
+    } else {
+      fast::conv2d_forward(p, x, w, b, y, act);
+    }
   } else {
     ref::conv2d_forward(p, x, w, b, y);
+    if (act == ConvAct::silu) ref::silu_forward(y, y, ny);
   }
 }
 template <class T>

@@ -15,6 +15,10 @@
 
 namespace yolite::ops {
 
+// What a forward convolution applies to its outputs as it stores them (its "epilogue"):
+// none, or SiLU -- YOLOv5's Conv block once its BatchNorm is folded into the weights.
+enum class ConvAct { none, silu };
+
 struct Conv2dParams {
   int N = 1, C = 1, H = 1, W = 1;  // input
   int K = 1, R = 1, S = 1;          // output channels, kernel height, kernel width

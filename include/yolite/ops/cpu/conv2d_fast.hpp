@@ -336,26 +336,48 @@ inline void make_tile_map(const ShiftLayout& L, int OW, int64_t q0, int nr, gemm
 
 inline constexpr int kShiftTiles = 16;  // tiles (of kNR positions) per work item at most
 
-// y[n] (=|+=) conv(x[n], w) (+ bias), y compact NCHW. accumulate=true adds into y.
-// pack_w(r0, m, k0, kc, dst) packs the A panels of weight rows [r0, r0+m) (output channels),
-// reduction steps [k0, k0+kc) (taps (c,r,s)) -- so callers can feed a transformed weight
-// tensor without materialising it.
-template <class PackW>
-void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const float* b, float* y,
-                bool accumulate) {
+// How the forward packs its weights: reduction blocks of kc taps (whole input channels, as many
+// as keep one tile's B data -- the 48-wide input segments its taps read -- within about 28 KB
+// of L1, so the kernel reuses it for every 8-row A panel; taps sharing a plane row overlap, so
+// a channel costs st*st*ceil(R/st) segments, 1 for a pointwise conv), and M = K rows in mpan
+// panels of kMR. Depends on (C, K, R, S, stride, pad) only, never on the image size, so packed
+// weights can be kept and reused (PackedConvWeights).
+struct ForwardPlan {
+  int kc = 0, mpan = 0;
+  int64_t CRS = 0, Mpad = 0, nkb = 0;
+};
+inline ForwardPlan forward_plan(const Conv2dParams& p) {
   const ShiftLayout L = shift_layout(p);
-  const int M = p.K, RS = p.R * p.S, st = L.st;
-  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW();
-  const int64_t CHW = int64_t(p.C) * p.H * p.W;
-  // Reduction block: whole input channels, as many as keep one tile's B data (the 48-wide
-  // input segments its taps read) within about 28 KB of L1, so the loop below can reuse it for
-  // every 8-row A panel. Taps sharing a plane row overlap, so a channel costs st*st*ceil(R/st)
-  // segments (1 for a pointwise conv).
+  const int RS = p.R * p.S, st = L.st;
+  ForwardPlan f;
+  f.CRS = int64_t(p.C) * RS;
   const int64_t seg_per_channel = L.direct ? 1 : int64_t(st) * st * ceil_div(p.R, st);
   const int64_t seg_bytes = int64_t(kNR + p.S) * 4;
   const int64_t ch_per_block = std::clamp<int64_t>(28 * 1024 / (seg_per_channel * seg_bytes), 1,
                                                    std::max<int64_t>(1, 512 / RS));
-  const int kc = reduction_block(CRS, int(ch_per_block * RS));
+  f.kc = reduction_block(f.CRS, int(ch_per_block * RS));
+  f.mpan = int(ceil_div(p.K, kMR));
+  f.Mpad = int64_t(f.mpan) * kMR;
+  f.nkb = ceil_div(f.CRS, f.kc);
+  return f;
+}
+
+// y[n] (=|+=) conv(x[n], w) (+ bias), y compact NCHW. accumulate=true adds into y.
+// pack_w(r0, m, k0, kc, dst) packs the A panels of weight rows [r0, r0+m) (output channels),
+// reduction steps [k0, k0+kc) (taps (c,r,s)) -- so callers can feed a transformed weight
+// tensor without materialising it. prepacked != nullptr: the panels are already there, in the
+// layout below (forward_plan), and pack_w is not called. act is applied to every output once
+// its last reduction block is done (not with accumulate).
+template <class PackW>
+void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const float* b, float* y,
+                bool accumulate, const float* prepacked = nullptr, ConvAct act = ConvAct::none) {
+  const ShiftLayout L = shift_layout(p);
+  const int M = p.K, RS = p.R * p.S, st = L.st;
+  const int64_t P = int64_t(p.OH()) * p.OW();
+  const int64_t CHW = int64_t(p.C) * p.H * p.W;
+  const ForwardPlan plan = forward_plan(p);
+  const int kc = plan.kc;
+  const int64_t CRS = plan.CRS;
   const int64_t Q = L.positions;
   const int64_t nqmax = int64_t(kShiftTiles) * kNR;
   const int64_t nqb = ceil_div(Q, nqmax);
@@ -376,7 +398,7 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   }
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t items0 = p.N * nqb;
-  const int mpan = int(ceil_div(M, kMR));
+  const int mpan = plan.mpan;
   const int mparts = (items0 % threads == 0 || items0 >= 4 * threads)
                          ? 1
                          : int(std::min<int64_t>(mpan, threads));
@@ -384,18 +406,19 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   const int OW = p.OW();
   // The weights are packed once per call into A panels (all rows, every reduction block:
   // block k0 at apack + k0*Mpad, panel ip of it at + ip*kcb*kMR) shared by all work items.
-  const int64_t Mpad = int64_t(mpan) * kMR;
-  const int64_t nkb = ceil_div(CRS, kc);
-  float* apack = gemm::scratch(5, size_t(Mpad * CRS));
+  const int64_t Mpad = plan.Mpad;
+  const int64_t nkb = plan.nkb;
+  float* own = prepacked ? nullptr : gemm::scratch(5, size_t(Mpad * CRS));
+  const float* apack = prepacked ? prepacked : own;
   auto pack_job = [&](int64_t jb) {
     const int64_t kb = jb / mpan;
     const int ip = int(jb % mpan);
     const int64_t k0 = kb * kc;
     const int kcb = int(std::min<int64_t>(kc, CRS - k0));
     pack_w(ip * kMR, std::min(kMR, M - ip * kMR), k0, kcb,
-           apack + k0 * Mpad + int64_t(ip) * kcb * kMR);
+           own + k0 * Mpad + int64_t(ip) * kcb * kMR);
   };
-  run_items(nkb * mpan, pack_job, items0 * mparts, 16, size_t(local_size), 0,
+  run_items(prepacked ? 0 : nkb * mpan, pack_job, items0 * mparts, 16, size_t(local_size), 0,
             [&](int64_t it, float*, float* local, float*) {
               const int mp = int(it % mparts);
               const int64_t qb = (it / mparts) % nqb, n = it / mparts / nqb;
@@ -423,6 +446,8 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                 const int kcb = int(std::min<int64_t>(kc, CRS - k0));
                 const float* abuf = apack + k0 * Mpad + int64_t(r0 / kMR) * kcb * kMR;
                 const bool acc = accumulate || k0 > 0;
+                // the epilogue (act) goes with the last reduction block, in registers
+                const bool silu = act == ConvAct::silu && k0 + kcb >= CRS && !accumulate;
                 const int64_t* bo = boff.data() + k0;
                 // tile outer, A panels inner: the tile's input segments stay in L1 while the
                 // packed A panels stream through in order
@@ -439,7 +464,7 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                     const float* bi = (!acc && b) ? b + r0 + i0 : nullptr;
                     const int mr = std::min(kMR, m - i0);
                     gemm::shift_kernel(kcb, ap, bimg + q0 + int64_t(t) * kNR, bo,
-                                       yimg + int64_t(i0) * P, P, mr, maps[t], acc, bi);
+                                       yimg + int64_t(i0) * P, P, mr, maps[t], acc, bi, silu);
                   }
                 }
               }
@@ -449,15 +474,58 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
 }  // namespace detail
 
 // ---- forward ------------------------------------------------------------------------------
+// y = act(conv(x, w) + b): act is done on each tile as it is finished (no extra pass over y).
 inline void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                           float* y) {
+                           float* y, ConvAct act = ConvAct::none) {
   const int64_t CRS = int64_t(p.C) * p.R * p.S;
   detail::shift_conv(
       p, x,
       [&](int r0, int m, int64_t k0, int kc, float* dst) {
         detail::pack_a(w + r0 * CRS + k0, CRS, 1, m, kc, dst);
       },
-      b, y, false);
+      b, y, false, nullptr, act);
+}
+
+// A convolution's weights packed once into the forward kernel's A panels, for many forward
+// calls with the same weights and any image size (inference: nn::Conv::fuse() keeps one).
+// Packing costs a read and a write of the whole weight tensor -- at batch 1 and small maps
+// (yolov5s's 10x10 layers) that is a good part of the layer's time.
+//
+//   auto pw = ops::fast::pack_conv2d_weights(p, w);        // p: C, K, R, S, stride, pad used
+//   ops::fast::conv2d_forward_packed(p, x, pw, b, y, ops::ConvAct::silu);
+struct PackedConvWeights {
+  int C = 0, K = 0, R = 0, S = 0, stride = 0, pad = 0;  // the convolution it was packed for
+  std::vector<float> panels;                            // detail::forward_plan's layout
+  bool matches(const Conv2dParams& p) const {
+    return p.C == C && p.K == K && p.R == R && p.S == S && p.stride == stride && p.pad == pad;
+  }
+};
+
+inline PackedConvWeights pack_conv2d_weights(const Conv2dParams& p, const float* w) {
+  const detail::ForwardPlan plan = detail::forward_plan(p);
+  PackedConvWeights pw;
+  pw.C = p.C, pw.K = p.K, pw.R = p.R, pw.S = p.S, pw.stride = p.stride, pw.pad = p.pad;
+  pw.panels.assign(size_t(plan.Mpad * plan.CRS), 0.f);
+  for (int64_t kb = 0; kb < plan.nkb; ++kb) {
+    const int64_t k0 = kb * plan.kc;
+    const int kcb = int(std::min<int64_t>(plan.kc, plan.CRS - k0));
+    for (int ip = 0; ip < plan.mpan; ++ip)
+      detail::pack_a(w + int64_t(ip) * detail::kMR * plan.CRS + k0, plan.CRS, 1,
+                     std::min(detail::kMR, p.K - ip * detail::kMR), kcb,
+                     pw.panels.data() + k0 * plan.Mpad + int64_t(ip) * kcb * detail::kMR);
+  }
+  return pw;
+}
+
+inline void conv2d_forward_packed(const Conv2dParams& p, const float* x,
+                                  const PackedConvWeights& pw, const float* b, float* y,
+                                  ConvAct act = ConvAct::none) {
+  YOLITE_CHECK(pw.matches(p), "conv2d_forward_packed: weights packed for C=", pw.C, " K=", pw.K,
+               " ", pw.R, "x", pw.S, " stride ", pw.stride, " pad ", pw.pad,
+               ", called with C=", p.C, " K=", p.K, " ", p.R, "x", p.S, " stride ", p.stride,
+               " pad ", p.pad);
+  detail::shift_conv(p, x, [](int, int, int64_t, int, float*) {}, b, y, false,
+                     pw.panels.data(), act);
 }
 
 // ---- backward input: dx += conv2d_transpose(dy, w) ------------------------------------------

@@ -28,6 +28,8 @@
 #include <cstring>
 #include <new>
 
+#include "activation.hpp"
+
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -203,7 +205,7 @@ struct TileMap {
 // c[i*ldc + dst[j]]  (+)=  sum_kk a[kk*kMR + i] * b[boff[kk] + j]   for i < mr, kept j.
 inline void shift_kernel_generic(int kc, const float* a, const float* b, const int64_t* boff,
                                  float* c, int64_t ldc, int mr, const TileMap& map,
-                                 bool accumulate, const float* bias) {
+                                 bool accumulate, const float* bias, bool silu) {
   float acc[kMR][kNR];
   for (int i = 0; i < kMR; ++i)
     for (int j = 0; j < kNR; ++j) acc[i][j] = 0.f;
@@ -220,7 +222,8 @@ inline void shift_kernel_generic(int kc, const float* a, const float* b, const i
     for (int j = 0; j < nr; ++j) {
       const int d = map.dst[j];
       if (d < 0) continue;
-      ci[d] = accumulate ? ci[d] + acc[i][j] : init + acc[i][j];
+      const float v = accumulate ? ci[d] + acc[i][j] : init + acc[i][j];
+      ci[d] = silu ? v * sigmoid_fast(v) : v;
     }
   }
 }
@@ -229,7 +232,7 @@ inline void shift_kernel_generic(int kc, const float* a, const float* b, const i
 template <int NV>
 inline void shift_kernel_avx512_nv(int kc, const float* a, const float* b, const int64_t* boff,
                                    float* c, int64_t ldc, int mr, const TileMap& map,
-                                   bool accumulate, const float* bias) {
+                                   bool accumulate, const float* bias, bool silu) {
   __m512 acc[kMR][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i)
@@ -264,6 +267,7 @@ inline void shift_kernel_avx512_nv(int kc, const float* a, const float* b, const
       for (int v = 0; v < NV; ++v) {
         __m512 r = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(lm[v], ci + 16 * v), acc[i][v])
                               : _mm512_add_ps(init, acc[i][v]);
+        if (silu) r = silu16(r);
         _mm512_mask_storeu_ps(ci + 16 * v, lm[v], r);
       }
     }
@@ -287,24 +291,27 @@ inline void shift_kernel_avx512_nv(int kc, const float* a, const float* b, const
       float* d = ci + map.vdst[v];
       __m512 r = _mm512_maskz_compress_ps(km[v], acc[i][v]);
       r = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(cm[v], d), r) : _mm512_add_ps(init, r);
+      if (silu) r = silu16(r);
       _mm512_mask_storeu_ps(d, cm[v], r);
     }
   }
 }
 #endif
 
+// silu = true: each stored value v is replaced by v * sigmoid(v) (the forward's epilogue, done
+// in registers on the last reduction block).
 inline void shift_kernel(int kc, const float* a, const float* b, const int64_t* boff, float* c,
                          int64_t ldc, int mr, const TileMap& map, bool accumulate,
-                         const float* bias) {
+                         const float* bias, bool silu = false) {
 #if defined(__AVX512F__)
   if (map.nr > 32)
-    shift_kernel_avx512_nv<3>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+    shift_kernel_avx512_nv<3>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias, silu);
   else if (map.nr > 16)
-    shift_kernel_avx512_nv<2>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+    shift_kernel_avx512_nv<2>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias, silu);
   else
-    shift_kernel_avx512_nv<1>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+    shift_kernel_avx512_nv<1>(kc, a, b, boff, c, ldc, mr, map, accumulate, bias, silu);
 #else
-  shift_kernel_generic(kc, a, b, boff, c, ldc, mr, map, accumulate, bias);
+  shift_kernel_generic(kc, a, b, boff, c, ldc, mr, map, accumulate, bias, silu);
 #endif
 }
 
