@@ -143,6 +143,32 @@ TEST_SUITE("autograd") {
     check(f2, {in[1]});
   }
 
+  TEST_CASE("gradcheck a tensor read by several ops (its gradient written by the first, added to by the rest)") {
+    // conv2d (stride 1: written by the shifted GEMM; stride 2: zeroed, then col2im), add,
+    // concat listing x twice and the fused BN + SiLU all write into x's gradient first in turn
+    // (backward order varies with the graph); the sum must be the same as plain accumulation.
+    Rng rng(21);
+    std::vector<Var<D>> in = {param({2, 3, 6, 5}, rng), param({4, 3, 3, 3}, rng, 0.5),
+                              param({3}, rng, 0.5, 1.0), param({3}, rng, 0.5)};
+    auto rm = std::make_shared<Tensor<D>>(randn({3}, rng, 0.3));
+    auto rv = std::make_shared<Tensor<D>>(Tensor<D>({3}, 1.0));
+    Fn f = [rm, rv](std::vector<Var<D>>& v) {
+      Var<D> x = v[0];
+      Var<D> a = ag::concat<D>({ag::conv2d(x, v[1], Var<D>(), 1, 1), ag::add(x, x), x});
+      Var<D> b = ag::conv2d(x, v[1], Var<D>(), 2, 1);
+      Var<D> c = ag::batch_norm_silu2d(x, v[2], v[3], *rm, *rv, nullptr, true);
+      return ag::add(ag::add(weighted_sum(a, 1), weighted_sum(b, 2)), weighted_sum(c, 3));
+    };
+    check(f, in);
+    Fn g = [rm, rv](std::vector<Var<D>>& v) {  // the other order of first writers
+      Var<D> x = v[0];
+      Var<D> c = ag::batch_norm_silu2d(x, v[2], v[3], *rm, *rv, nullptr, true);
+      Var<D> b = ag::conv2d(x, v[1], Var<D>(), 2, 1);
+      return ag::add(weighted_sum(ag::concat<D>({x, c, x}), 4), weighted_sum(b, 5));
+    };
+    check(g, in);
+  }
+
   TEST_CASE("gradcheck upsample_nearest2x") {
     Rng rng(6);
     for (Shape s : {Shape{1, 3, 5, 7}, Shape{3, 5, 1, 3}}) {

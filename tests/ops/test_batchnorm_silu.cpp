@@ -49,15 +49,43 @@ Out run(bool fast, bool training, int N, int C, int64_t HW, const std::vector<fl
   o.dg.assign(size_t(C), 1.f);
   o.db.assign(size_t(C), -1.f);
   auto fwd = fast ? ops::batchnorm_silu_forward<float> : ops::ref::batchnorm_silu_forward<float>;
-  auto bwd = fast ? ops::batchnorm_silu_backward<float> : ops::ref::batchnorm_silu_backward<float>;
   fwd(x.data(), N, C, HW, mean.data(), invstd.data(), g.data(), b.data(), o.y.data());
-  bwd(x.data(), dy.data(), N, C, HW, mean.data(), invstd.data(), g.data(), b.data(), training,
-      o.dx.data(), o.dg.data(), o.db.data());
+  if (fast)
+    ops::batchnorm_silu_backward(x.data(), dy.data(), N, C, HW, mean.data(), invstd.data(),
+                                 g.data(), b.data(), training, o.dx.data(), o.dg.data(),
+                                 o.db.data());
+  else
+    ops::ref::batchnorm_silu_backward(x.data(), dy.data(), N, C, HW, mean.data(), invstd.data(),
+                                      g.data(), b.data(), training, o.dx.data(), o.dg.data(),
+                                      o.db.data());
   return o;
 }
 
 
 TEST_SUITE("ops") {
+  TEST_CASE("batchnorm_silu: backward into a fresh dx (accumulate_dx = false) writes it") {
+    Rng rng(33);
+    const int N = 2, C = 5;
+    const int64_t HW = 37 * 29, n = N * C * HW;
+    auto x = randv(rng, n, 2.0, 0.3), dy = randv(rng, n, 1.0);
+    auto g = randv(rng, C, 0.3, 1.0), b = randv(rng, C, 0.3);
+    std::vector<float> mean(C), var(C), invstd(C);
+    ops::ref::batchnorm_stats(x.data(), N, C, HW, mean.data(), var.data());
+    for (int c = 0; c < C; ++c) invstd[size_t(c)] = 1.f / std::sqrt(var[size_t(c)] + 1e-3f);
+    std::vector<float> dxw(size_t(n), std::nanf("")), dxz(size_t(n), 0.f);
+    std::vector<float> dg1(C, 0.f), db1(C, 0.f), dg2(C, 0.f), db2(C, 0.f);
+    ops::batchnorm_silu_backward(x.data(), dy.data(), N, C, HW, mean.data(), invstd.data(),
+                                 g.data(), b.data(), true, dxw.data(), dg1.data(), db1.data(),
+                                 /*accumulate_dx=*/false);
+    ops::batchnorm_silu_backward(x.data(), dy.data(), N, C, HW, mean.data(), invstd.data(),
+                                 g.data(), b.data(), true, dxz.data(), dg2.data(), db2.data());
+    int bad = 0;
+    for (size_t i = 0; i < dxw.size(); ++i) bad += !(dxw[i] == dxz[i]);
+    CHECK(bad == 0);
+    CHECK(dg1 == dg2);
+    CHECK(db1 == db2);
+  }
+
   TEST_CASE("batchnorm_silu: fused kernels match the reference composition") {
     Rng rng(31);
     struct Case { int N, C, H, W; double offset, scale; };

@@ -2,6 +2,7 @@
 // for bit, on awkward channel counts; inputs skipped in backward stay untouched.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -71,5 +72,22 @@ TEST_SUITE("ops") {
     ops::ref::concat_backward<float>(dy.data(), ch, N, HW, {dr.data(), dr.data()});
     CHECK(std::memcmp(df.data(), dr.data(), df.size() * sizeof(float)) == 0);
     CHECK(df[0] == (1.f + dy[0]) + dy[size_t(C * HW)]);
+  }
+
+  TEST_CASE("concat: backward into fresh buffers writes them (any old contents ignored)") {
+    Rng rng(53);
+    const int N = 2;
+    const int64_t HW = 33 * 35;
+    std::vector<int> ch = {3, 5, 3};
+    std::vector<float> dy(static_cast<size_t>(N * 11 * HW));
+    for (auto& v : dy) v = float(rng.normal());
+    // inputs 0 and 2 are one tensor (fresh the first time only), input 1 is a fresh buffer
+    std::vector<float> a(size_t(N * 3 * HW), std::nanf("")), b(size_t(N * 5 * HW), std::nanf(""));
+    ops::concat_backward<float>(dy.data(), ch, N, HW, {a.data(), b.data(), a.data()},
+                                {true, true, false});
+    std::vector<float> ar(a.size(), 0.f), br(b.size(), 0.f);
+    ops::ref::concat_backward<float>(dy.data(), ch, N, HW, {ar.data(), br.data(), ar.data()});
+    CHECK(std::memcmp(a.data(), ar.data(), a.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(b.data(), br.data(), b.size() * sizeof(float)) == 0);
   }
 }

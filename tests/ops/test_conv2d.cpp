@@ -108,6 +108,16 @@ void run_case(const Case& cs, uint64_t seed) {
     ops::conv2d_backward_weight<float>(p, x.data(), dy.data(), dw2.data(), nullptr);
     CHECK(std::memcmp(dw2.data(), dw.data(), dw.size() * sizeof(float)) == 0);
   }
+  // backward input into a fresh buffer (accumulate = false): written whatever it held, equal
+  // to accumulating into zeros
+  {
+    std::vector<float> dxw(static_cast<size_t>(nx), std::nanf("")), dxz(static_cast<size_t>(nx), 0.f);
+    ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dxw.data(), /*accumulate=*/false);
+    ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dxz.data());
+    int bad = 0;
+    for (size_t i = 0; i < dxw.size(); ++i) bad += !(dxw[i] == dxz[i]);
+    CHECK(bad == 0);
+  }
 }
 
 const Case kCases[] = {

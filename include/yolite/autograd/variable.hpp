@@ -53,6 +53,7 @@ struct Node {
   const char* op = "leaf";
   std::vector<std::shared_ptr<Node>> parents;
   std::function<void(Node&)> backward_fn;  // reads this->grad, += into parents' grads
+                                            // (or = into a fresh one: grad_for_write)
 
   // The gradient buffer, zero-filled on first use.
   Tensor<T>& grad_buf() {
@@ -160,6 +161,22 @@ template <class T>
 Tensor<T>* grad_of(Node<T>& self, size_t i) {
   Node<T>& p = *self.parents[i];
   return p.requires_grad ? &p.grad_buf() : nullptr;
+}
+
+// Like grad_of, for ops that can overwrite: when nothing has flowed into input i's gradient yet,
+// the buffer is allocated uninitialised and *fresh is set -- the op must then WRITE every
+// element (=) instead of adding (+=), which saves zero-filling the buffer and reading it back.
+// Otherwise *fresh = false and the op accumulates as usual.
+template <class T>
+Tensor<T>* grad_for_write(Node<T>& self, size_t i, bool* fresh) {
+  Node<T>& p = *self.parents[i];
+  *fresh = false;
+  if (!p.requires_grad) return nullptr;
+  if (!p.grad.defined() || p.grad.shape() != p.value.shape()) {
+    p.grad = Tensor<T>::uninit(p.value.shape());
+    *fresh = true;
+  }
+  return &p.grad;
 }
 
 }  // namespace ag

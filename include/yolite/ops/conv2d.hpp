@@ -3,7 +3,7 @@
 //   ops::Conv2dParams p{.N = 1, .C = 3, .H = 320, .W = 320, .K = 32, .R = 6, .S = 6, .stride = 2, .pad = 2};
 //   ops::conv2d_forward<float>(p, x, w, /*bias=*/nullptr, y);      // y overwritten
 //   ops::conv2d_forward<float>(p, x, w, b, y, ops::ConvAct::silu); // y = silu(conv + b)
-//   ops::conv2d_backward_input<float>(p, dy, w, dx);               // dx +=
+//   ops::conv2d_backward_input<float>(p, dy, w, dx);               // dx +=  (dx, false: dx =)
 //   ops::conv2d_backward_weight<float>(p, x, dy, dw, db);          // dw +=, db += (db may be null)
 //
 //   {
@@ -18,6 +18,7 @@
 // The precision is a per-thread mode set by PrecisionGuard (like NoGradGuard: thread_local, the
 // calling thread's, restored when the guard ends), so it never leaks into other threads.
 #pragma once
+#include <algorithm>
 #include <type_traits>
 
 #include "cpu/conv2d.hpp"
@@ -71,15 +72,23 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T
     if (act == ConvAct::silu) ref::silu_forward(y, y, ny);
   }
 }
+// accumulate = false writes dx (=) instead of adding to it: for a fresh gradient buffer.
 template <class T>
-void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx,
+                           bool accumulate = true) {
   p.validate();
+  const auto zero_dx = [&] {
+    if (!accumulate) std::fill(dx, dx + int64_t(p.N) * p.C * p.H * p.W, T(0));
+  };
   if constexpr (std::is_same_v<T, float>) {
-    if (thread_precision() == Precision::bf16)
+    if (thread_precision() == Precision::bf16) {
+      zero_dx();
       bf16::conv2d_backward_input(p, dy, w, dx);
-    else
-      fast::conv2d_backward_input(p, dy, w, dx);
+    } else {
+      fast::conv2d_backward_input(p, dy, w, dx, accumulate);
+    }
   } else {
+    zero_dx();
     ref::conv2d_backward_input(p, dy, w, dx);
   }
 }

@@ -29,13 +29,14 @@ Var<T> batch_norm_silu2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& bet
   Tensor<T> xv = x.value(), gv = gamma.value(), bv = beta.value();
   return make_result<T>(std::move(y), {x, gamma, beta}, "batch_norm_silu2d",
                         [=](Node<T>& self) {
-    Tensor<T>* gx = grad_of(self, 0);
+    bool fresh = false;
+    Tensor<T>* gx = grad_for_write(self, 0, &fresh);
     Tensor<T>* gg = grad_of(self, 1);
     Tensor<T>* gb = grad_of(self, 2);
     ops::batchnorm_silu_backward(xv.data(), self.grad.data(), N, C, HW, mean.data(),
                                  invstd.data(), gv.data(), bv.data(), training,
                                  gx ? gx->data() : nullptr, gg ? gg->data() : nullptr,
-                                 gb ? gb->data() : nullptr);
+                                 gb ? gb->data() : nullptr, /*accumulate_dx=*/!fresh);
   });
 }
 

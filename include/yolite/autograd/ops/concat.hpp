@@ -39,12 +39,16 @@ Var<T> concat(const std::vector<Var<T>>& xs) {
   return make_result<T>(std::move(y), xs, "concat", [channels, N, HW](Node<T>& self) {
     std::vector<T*> dxs(channels.size(), nullptr);
     bool any = false;
-    for (size_t i = 0; i < channels.size(); ++i)
-      if (Tensor<T>* g = grad_of(self, i)) {
+    std::vector<bool> fresh(channels.size(), false);
+    for (size_t i = 0; i < channels.size(); ++i) {
+      bool f = false;
+      if (Tensor<T>* g = grad_for_write(self, i, &f)) {
         dxs[i] = g->data();
+        fresh[i] = f;  // (an input listed twice is fresh only the first time: written, then +=)
         any = true;
       }
-    if (any) ops::concat_backward(self.grad.data(), channels, N, HW, dxs);
+    }
+    if (any) ops::concat_backward(self.grad.data(), channels, N, HW, dxs, fresh);
   });
 }
 

@@ -56,7 +56,9 @@ Var<T> conv2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int
   return make_result<T>(std::move(y), std::move(parents), "conv2d",
                         [p, xv, wv, has_bias](Node<T>& self) {
     const T* dy = self.grad.data();
-    if (Tensor<T>* gx = grad_of(self, 0)) ops::conv2d_backward_input<T>(p, dy, wv.data(), gx->data());
+    bool fresh = false;
+    if (Tensor<T>* gx = grad_for_write(self, 0, &fresh))
+      ops::conv2d_backward_input<T>(p, dy, wv.data(), gx->data(), /*accumulate=*/!fresh);
     Tensor<T>* gw = grad_of(self, 1);
     Tensor<T>* gb = has_bias ? grad_of(self, 2) : nullptr;
     if (!gw && !gb) return;

@@ -28,8 +28,15 @@ Var<T> add(const Var<T>& a, const Var<T>& b) {
   ops::add(a.value().data(), b.value().data(), y.data(), y.numel());
   return make_result<T>(std::move(y), {a, b}, "add", [](Node<T>& self) {
     const int64_t n = self.grad.numel();
-    for (size_t i = 0; i < 2; ++i)
-      if (Tensor<T>* g = grad_of(self, i)) ops::accumulate(g->data(), self.grad.data(), n);
+    for (size_t i = 0; i < 2; ++i) {
+      bool fresh = false;
+      if (Tensor<T>* g = grad_for_write(self, i, &fresh)) {
+        if (fresh)
+          ops::copy(self.grad.data(), g->data(), n);
+        else
+          ops::accumulate(g->data(), self.grad.data(), n);
+      }
+    }
   });
 }
 

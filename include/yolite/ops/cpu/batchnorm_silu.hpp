@@ -9,6 +9,7 @@
 //   ops::batchnorm_silu_forward(x, N, C, HW, mean, invstd, gamma, beta, y);
 //   ops::batchnorm_silu_backward(x, dy, N, C, HW, mean, invstd, gamma, beta, training,
 //                                dx, dgamma, dbeta);            // ACCUMULATES (+=), any may be null
+//   (a last argument accumulate_dx = false writes dx instead: a fresh gradient buffer)
 // Backward recomputes z from x (cheaper than storing it), forms
 //   dz = dy * s * (1 + z * (1 - s)),   s = sigmoid(z)
 // and then runs batch norm's backward on dz (ops/cpu/batchnorm.hpp has the formulas):
@@ -71,10 +72,11 @@ void batchnorm_silu_forward(const T* x, int N, int C, int64_t HW, const T* mean,
                            [](T z) { return z * sigmoid_fast(z); });
 }
 
+// accumulate_dx = false: dx is written (=) instead of added to (dgamma, dbeta still +=).
 template <class T>
 void batchnorm_silu_backward(const T* x, const T* dy, int N, int C, int64_t HW, const T* mean,
                              const T* invstd, const T* gamma, const T* beta, bool training,
-                             T* dx, T* dgamma, T* dbeta) {
+                             T* dx, T* dgamma, T* dbeta, bool accumulate_dx = true) {
   const double M = double(N) * double(HW);
   // pass 1: per plane sum(dz) and sum(dz * (x - mean))
   std::vector<double> s1(size_t(N) * C), s2(size_t(N) * C);
@@ -106,9 +108,16 @@ void batchnorm_silu_backward(const T* x, const T* dy, int N, int C, int64_t HW, 
     const T* xp = x + p * HW;
     const T* gp = dy + p * HW;
     T* dp = dx + p * HW;
-    for (int64_t i = 0; i < HW; ++i) {
-      const T xc = xp[i] - m;
-      dp[i] += ka * detail::silu_grad_at(xc, a, b, gp[i]) + kb * xc + kd;
+    if (accumulate_dx) {
+      for (int64_t i = 0; i < HW; ++i) {
+        const T xc = xp[i] - m;
+        dp[i] += ka * detail::silu_grad_at(xc, a, b, gp[i]) + kb * xc + kd;
+      }
+    } else {
+      for (int64_t i = 0; i < HW; ++i) {
+        const T xc = xp[i] - m;
+        dp[i] = ka * detail::silu_grad_at(xc, a, b, gp[i]) + kb * xc + kd;
+      }
     }
   });
 }

@@ -76,21 +76,26 @@ void concat_forward(const std::vector<const T*>& xs, const std::vector<int>& cha
 
 // Input by input (each a parallel loop over its N * channels[i] planes): the same tensor may
 // appear twice in a concat (dxs[i] == dxs[j]), and its planes must not be updated by two
-// threads at once. Input order fixes the order of the additions.
+// threads at once. Input order fixes the order of the additions. fresh[i] (when given) makes
+// input i's planes written (=) instead of added to: a fresh gradient buffer.
 template <class T>
 void concat_backward(const T* dy, const std::vector<int>& channels, int N, int64_t HW,
-                     const std::vector<T*>& dxs) {
+                     const std::vector<T*>& dxs, const std::vector<bool>& fresh = {}) {
   int64_t Ct = 0;
   for (int c : channels) Ct += c;
   int64_t off = 0;
   for (size_t i = 0; i < dxs.size(); ++i) {
     const int64_t Ci = channels[i];
+    const bool write = i < fresh.size() && fresh[i];
     if (T* dx = dxs[i])
       for_planes(N * Ci, HW, [&](int64_t p) {
         const int64_t n = p / Ci, c = p % Ci;
         T* d = dx + p * HW;
         const T* g = dy + (n * Ct + off + c) * HW;
-        for (int64_t j = 0; j < HW; ++j) d[j] += g[j];
+        if (write)
+          std::memcpy(d, g, sizeof(T) * size_t(HW));
+        else
+          for (int64_t j = 0; j < HW; ++j) d[j] += g[j];
       });
     off += Ci;
   }

@@ -529,8 +529,9 @@ inline void conv2d_forward_packed(const Conv2dParams& p, const float* x,
 }
 
 // ---- backward input: dx += conv2d_transpose(dy, w) ------------------------------------------
+// accumulate = false: dx = conv2d_transpose(dy, w) (a fresh gradient buffer, any contents).
 inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* w,
-                                  float* dx) {
+                                  float* dx, bool accumulate = true) {
   using namespace detail;
   const int K = p.K, RS = p.R * p.S;
   const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW(), CHW = int64_t(p.C) * p.H * p.W;
@@ -556,9 +557,10 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
         }
       }
     };
-    shift_conv(q, dy, pack_wt, nullptr, dx, true);
+    shift_conv(q, dy, pack_wt, nullptr, dx, accumulate);
     return;
   }
+  if (!accumulate) std::memset(dx, 0, size_t(p.N) * size_t(CHW) * sizeof(float));
   // General case (stride > 1): per image and group of input channels (so no two threads add
   // into the same part of dx), dcol blocks go to a scratch buffer and are scattered with
   // col2im. A = w^T is packed once per call (all rows, every reduction block: block k0 at

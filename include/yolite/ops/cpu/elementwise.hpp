@@ -3,6 +3,7 @@
 //   ops::add(a, b, y, n);              // y = a + b
 //   ops::mul(a, b, y, n);              // y = a * b
 //   ops::scale(a, s, y, n);            // y = a * s
+//   ops::copy(src, dst, n);            // dst = src         (into a fresh gradient buffer)
 //   ops::accumulate(dst, src, n);      // dst += src        (backward passes ADD into grads)
 //   ops::accumulate_scaled(dst, src, s, n);   // dst += s * src
 //   ops::accumulate_mul(dst, a, b, n);        // dst += a * b
@@ -30,6 +31,10 @@ void mul(const T* a, const T* b, T* y, int64_t n) {
 template <class T>
 void scale(const T* a, T s, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] * s;
+}
+template <class T>
+void copy(const T* src, T* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 template <class T>
 void accumulate(T* dst, const T* src, int64_t n) {
@@ -80,6 +85,10 @@ void mul(const T* a, const T* b, T* y, int64_t n) {
 template <class T>
 void scale(const T* a, T k, T* y, int64_t n) {
   for_blocks(n, [&](int64_t s, int64_t e) { ref::scale(a + s, k, y + s, e - s); });
+}
+template <class T>
+void copy(const T* src, T* dst, int64_t n) {
+  for_blocks(n, [&](int64_t s, int64_t e) { std::copy(src + s, src + e, dst + s); });
 }
 template <class T>
 void accumulate(T* dst, const T* src, int64_t n) {
