@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <numbers>
+#include <vector>
+
+#include <omp.h>
 
 #include <yolite/optim/adam.hpp>
 #include <yolite/optim/ema.hpp>
@@ -173,6 +176,35 @@ TEST_SUITE("optim") {
     CHECK(clip_grad_norm(ps, 1.0) == doctest::Approx(5.0));
     CHECK(ps[0].second.grad()[0] == doctest::Approx(3.0 / (5.0 + 1e-6)).epsilon(1e-12));
     CHECK(b.grad()[1] == doctest::Approx(4.0 / (5.0 + 1e-6)).epsilon(1e-12));
+  }
+
+  TEST_CASE("clip_grad_norm: large gradients (several parallel blocks) -- exact, any thread count") {
+    // 3 blocks and a partial one; values whose squares sum exactly in double
+    const int64_t n = 3 * ops::kBlock + 123;
+    auto make = [&] {
+      NamedParams<float> ps;
+      Var<float> w(Tensor<float>({n}), true);
+      w.grad() = Tensor<float>({n});
+      for (int64_t i = 0; i < n; ++i) w.grad()[i] = float((i % 7) - 3) * 0.5f;
+      ps.emplace_back("w", w);
+      ps.emplace_back("s", scalar_param<float>(0.f, 2.f));
+      return ps;
+    };
+    double want = 4.0;  // the scalar's 2^2
+    for (int64_t i = 0; i < n; ++i) want += std::pow(double((i % 7) - 3) * 0.5, 2);
+    want = std::sqrt(want);
+    const int saved = omp_get_max_threads();
+    std::vector<float> scaled[2];
+    for (int th : {1, 2}) {
+      omp_set_num_threads(th);
+      auto ps = make();
+      CHECK(clip_grad_norm(ps, 1.0) == doctest::Approx(want).epsilon(1e-15));
+      const float c = float(1.0 / (want + 1e-6));
+      CHECK(ps[0].second.grad()[5] == float(2 * 0.5f) * c);  // (5 % 7) - 3 = 2
+      scaled[th - 1].assign(ps[0].second.grad().begin(), ps[0].second.grad().end());
+    }
+    omp_set_num_threads(saved);
+    CHECK(scaled[0] == scaled[1]);
   }
 
   TEST_CASE("LR lambdas: linear and one-cycle") {

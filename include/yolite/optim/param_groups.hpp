@@ -17,6 +17,7 @@
 // Optimizer state for resume: opt.state_dict() gives (name, tensor) pairs such as
 // "model.0.conv.weight.momentum_buffer"; opt.load_state_dict(pairs) restores them.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@
 
 #include "../autograd/variable.hpp"
 #include "../core/error.hpp"
+#include "../core/parallel.hpp"
+#include "../ops/cpu/elementwise.hpp"
 
 namespace yolite::optim {
 
@@ -133,26 +136,39 @@ void load_named_state(const std::vector<ParamGroup<T>>& groups, const NamedState
 
 // Total 2-norm of all gradients (parameters without a gradient are skipped), as torch's
 // clip_grad_norm_: norm of the per-tensor norms. When it exceeds max_norm every gradient is
-// scaled by max_norm / (norm + 1e-6). Returns the norm before clipping. Sums run in double, in
-// parameter order.
+// scaled by max_norm / (norm + 1e-6). Returns the norm before clipping. Sums run in double:
+// each tensor in fixed blocks of ops::kBlock elements (in parallel, each block's lanes fixed at
+// compile time), the block sums in block order, the tensors in parameter order -- the same
+// result for any thread count.
 template <class T>
 double clip_grad_norm(const NamedParams<T>& params, double max_norm) {
   double sq = 0;
+  std::vector<double> part;
   for (const auto& [name, v] : params) {
     const Tensor<T>& g = v.grad();
     if (!g.defined()) continue;
+    const T* d = g.data();
+    const int64_t n = g.numel(), nb = (n + ops::kBlock - 1) / ops::kBlock;
+    part.assign(size_t(nb), 0.0);
+    parallel_for(0, nb, [&](int64_t b) {
+      const int64_t e = std::min(n, (b + 1) * ops::kBlock);
+      double s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t i = b * ops::kBlock; i < e; ++i) s += double(d[i]) * double(d[i]);
+      part[size_t(b)] = s;
+    });
     double s = 0;
-    for (int64_t i = 0; i < g.numel(); ++i) s += double(g[i]) * double(g[i]);
+    for (double p : part) s += p;
     sq += s;
   }
   double norm = std::sqrt(sq);
   double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
-    T c = T(coef);
+    const T c = T(coef);
     for (const auto& [name, v] : params) {
       Tensor<T> g = v.grad();
       if (!g.defined()) continue;
-      for (int64_t i = 0; i < g.numel(); ++i) g[i] *= c;
+      ops::scale(g.data(), c, g.data(), g.numel());
     }
   }
   return norm;
