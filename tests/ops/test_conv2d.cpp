@@ -161,6 +161,8 @@ TEST_SUITE("ops") {
       run_case({3, 17, 7, 9, 30, 1, 1, 1, 0, true}, 100 + th);
       run_case({2, 5, 13, 11, 12, 3, 3, 2, 1, false}, 200 + th);
       run_case({1, 3, 13, 11, 16, 6, 6, 2, 2, true}, 300 + th);
+      // batch 1 with 7 position blocks: their count rounded up to a multiple of the threads
+      run_case({1, 4, 70, 66, 8, 3, 3, 1, 1, true}, 400 + th);
     }
     omp_set_num_threads(saved);
   }

@@ -380,8 +380,15 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   const int64_t CRS = plan.CRS;
   const int64_t Q = L.positions;
   const int64_t nqmax = int64_t(kShiftTiles) * kNR;
-  const int64_t nqb = ceil_div(Q, nqmax);
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  int64_t nqb = ceil_div(Q, nqmax);
+  // Few items (batch 1): make their count a multiple of the thread count, or the static
+  // schedule leaves threads idle -- 9 position blocks of an 80x80 map on 2 threads are 5 + 4.
+  // (Fewer than 2 blocks per thread are split by output rows instead: mparts below.)
+  if (threads > 1 && nqb >= 2 * threads && p.N * nqb < 8 * threads)
+    while ((p.N * nqb) % threads != 0) ++nqb;
   const int64_t nq = ceil_div(ceil_div(Q, nqb), kNR) * kNR;
+  nqb = ceil_div(Q, nq);  // (rounding nq up to whole tiles can leave fewer blocks)
   // Each work item builds, in its own scratch (L2-sized), just the plane rows its nq positions
   // read: rows [q0/Wq, (q1-1+maxshift)/Wq]. The per-tap offsets are into that local copy, whose
   // planes are len = rows_max*Wq floats apart. (A direct conv reads x in place.)
@@ -396,7 +403,6 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
                                : (int64_t(c) * st * st + (r % st) * st + (s % st)) * len +
                                      int64_t(r / st) * L.Wq + s / st;
   }
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t items0 = p.N * nqb;
   const int mpan = plan.mpan;
   const int mparts = (items0 % threads == 0 || items0 >= 4 * threads)
