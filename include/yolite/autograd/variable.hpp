@@ -55,9 +55,11 @@ struct Node {
   std::function<void(Node&)> backward_fn;  // reads this->grad, += into parents' grads
                                             // (or = into a fresh one: grad_for_write)
 
+  // True until something has flowed into this node's gradient.
+  bool grad_empty() const { return !grad.defined() || grad.shape() != value.shape(); }
   // The gradient buffer, zero-filled on first use.
   Tensor<T>& grad_buf() {
-    if (!grad.defined() || grad.shape() != value.shape()) grad = Tensor<T>(value.shape());
+    if (grad_empty()) grad = Tensor<T>(value.shape());
     return grad;
   }
   bool is_leaf() const { return !backward_fn; }
@@ -172,7 +174,7 @@ Tensor<T>* grad_for_write(Node<T>& self, size_t i, bool* fresh) {
   Node<T>& p = *self.parents[i];
   *fresh = false;
   if (!p.requires_grad) return nullptr;
-  if (!p.grad.defined() || p.grad.shape() != p.value.shape()) {
+  if (p.grad_empty()) {
     p.grad = Tensor<T>::uninit(p.value.shape());
     *fresh = true;
   }

@@ -362,6 +362,18 @@ inline ForwardPlan forward_plan(const Conv2dParams& p) {
   return f;
 }
 
+// Packs job jb of the plan (reduction block jb / mpan, row panel jb % mpan of a K-row weight
+// matrix) into apack: block k0 at apack + k0*Mpad, panel ip of it at + ip*kcb*kMR.
+// pack_w(r0, m, k0, kc, dst) as in shift_conv.
+template <class PackW>
+void pack_forward_job(const ForwardPlan& plan, int K, int64_t jb, PackW&& pack_w, float* apack) {
+  const int64_t k0 = jb / plan.mpan * plan.kc;
+  const int ip = int(jb % plan.mpan);
+  const int kcb = int(std::min<int64_t>(plan.kc, plan.CRS - k0));
+  pack_w(ip * kMR, std::min(kMR, K - ip * kMR), k0, kcb,
+         apack + k0 * plan.Mpad + int64_t(ip) * kcb * kMR);
+}
+
 // y[n] (=|+=) conv(x[n], w) (+ bias), y compact NCHW. accumulate=true adds into y.
 // pack_w(r0, m, k0, kc, dst) packs the A panels of weight rows [r0, r0+m) (output channels),
 // reduction steps [k0, k0+kc) (taps (c,r,s)) -- so callers can feed a transformed weight
@@ -416,14 +428,7 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   const int64_t nkb = plan.nkb;
   float* own = prepacked ? nullptr : gemm::scratch(5, size_t(Mpad * CRS));
   const float* apack = prepacked ? prepacked : own;
-  auto pack_job = [&](int64_t jb) {
-    const int64_t kb = jb / mpan;
-    const int ip = int(jb % mpan);
-    const int64_t k0 = kb * kc;
-    const int kcb = int(std::min<int64_t>(kc, CRS - k0));
-    pack_w(ip * kMR, std::min(kMR, M - ip * kMR), k0, kcb,
-           own + k0 * Mpad + int64_t(ip) * kcb * kMR);
-  };
+  auto pack_job = [&](int64_t jb) { pack_forward_job(plan, M, jb, pack_w, own); };
   run_items(prepacked ? 0 : nkb * mpan, pack_job, items0 * mparts, 16, size_t(local_size), 0,
             [&](int64_t it, float*, float* local, float*) {
               const int mp = int(it % mparts);
@@ -511,15 +516,13 @@ inline PackedConvWeights pack_conv2d_weights(const Conv2dParams& p, const float*
   const detail::ForwardPlan plan = detail::forward_plan(p);
   PackedConvWeights pw;
   pw.C = p.C, pw.K = p.K, pw.R = p.R, pw.S = p.S, pw.stride = p.stride, pw.pad = p.pad;
-  pw.panels.assign(size_t(plan.Mpad * plan.CRS), 0.f);
-  for (int64_t kb = 0; kb < plan.nkb; ++kb) {
-    const int64_t k0 = kb * plan.kc;
-    const int kcb = int(std::min<int64_t>(plan.kc, plan.CRS - k0));
-    for (int ip = 0; ip < plan.mpan; ++ip)
-      detail::pack_a(w + int64_t(ip) * detail::kMR * plan.CRS + k0, plan.CRS, 1,
-                     std::min(detail::kMR, p.K - ip * detail::kMR), kcb,
-                     pw.panels.data() + k0 * plan.Mpad + int64_t(ip) * kcb * detail::kMR);
-  }
+  pw.panels.resize(size_t(plan.Mpad * plan.CRS));
+  const int64_t CRS = plan.CRS;
+  auto pack_w = [&](int r0, int m, int64_t k0, int kc, float* dst) {
+    detail::pack_a(w + r0 * CRS + k0, CRS, 1, m, kc, dst);  // as conv2d_forward packs
+  };
+  for (int64_t jb = 0; jb < plan.nkb * plan.mpan; ++jb)
+    detail::pack_forward_job(plan, p.K, jb, pack_w, pw.panels.data());
   return pw;
 }
 
