@@ -237,8 +237,11 @@ TEST_SUITE("ops") {
           FAIL_CHECK("silu epilogue: element " << i << " got " << y[i] << " want " << s);
       }
       CHECK(bad == 0);
-      // packed weights: bitwise what the unpacked forward gives, with and without the epilogue
-      const auto pw = ops::fast::pack_conv2d_weights(p, w.data());
+      // packed weights (the direct kernel's form; the Winograd form has its own tests in
+      // test_conv2d_winograd.cpp): bitwise what the unpacked forward gives, with and without
+      // the epilogue
+      const auto pw = ops::fast::pack_conv2d_weights(p, w.data(),
+                                                     ops::fast::PackedConvWeights::Algo::direct);
       std::vector<float> yp(ny, std::nanf(""));
       ops::fast::conv2d_forward_packed(p, x.data(), pw, bp, yp.data(), ops::ConvAct::silu);
       CHECK(std::memcmp(yp.data(), y.data(), ny * sizeof(float)) == 0);

@@ -24,6 +24,7 @@
 #include "cpu/conv2d.hpp"
 #include "cpu/conv2d_bf16.hpp"
 #include "cpu/conv2d_fast.hpp"
+#include "cpu/conv2d_packed.hpp"
 
 namespace yolite::ops {
 

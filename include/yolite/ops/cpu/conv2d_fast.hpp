@@ -497,46 +497,6 @@ inline void conv2d_forward(const Conv2dParams& p, const float* x, const float* w
       b, y, false, nullptr, act);
 }
 
-// A convolution's weights packed once into the forward kernel's A panels, for many forward
-// calls with the same weights and any image size (inference: nn::Conv::fuse() keeps one).
-// Packing costs a read and a write of the whole weight tensor -- at batch 1 and small maps
-// (yolov5s's 10x10 layers) that is a good part of the layer's time.
-//
-//   auto pw = ops::fast::pack_conv2d_weights(p, w);        // p: C, K, R, S, stride, pad used
-//   ops::fast::conv2d_forward_packed(p, x, pw, b, y, ops::ConvAct::silu);
-struct PackedConvWeights {
-  int C = 0, K = 0, R = 0, S = 0, stride = 0, pad = 0;  // the convolution it was packed for
-  std::vector<float> panels;                            // detail::forward_plan's layout
-  bool matches(const Conv2dParams& p) const {
-    return p.C == C && p.K == K && p.R == R && p.S == S && p.stride == stride && p.pad == pad;
-  }
-};
-
-inline PackedConvWeights pack_conv2d_weights(const Conv2dParams& p, const float* w) {
-  const detail::ForwardPlan plan = detail::forward_plan(p);
-  PackedConvWeights pw;
-  pw.C = p.C, pw.K = p.K, pw.R = p.R, pw.S = p.S, pw.stride = p.stride, pw.pad = p.pad;
-  pw.panels.resize(size_t(plan.Mpad * plan.CRS));
-  const int64_t CRS = plan.CRS;
-  auto pack_w = [&](int r0, int m, int64_t k0, int kc, float* dst) {
-    detail::pack_a(w + r0 * CRS + k0, CRS, 1, m, kc, dst);  // as conv2d_forward packs
-  };
-  for (int64_t jb = 0; jb < plan.nkb * plan.mpan; ++jb)
-    detail::pack_forward_job(plan, p.K, jb, pack_w, pw.panels.data());
-  return pw;
-}
-
-inline void conv2d_forward_packed(const Conv2dParams& p, const float* x,
-                                  const PackedConvWeights& pw, const float* b, float* y,
-                                  ConvAct act = ConvAct::none) {
-  YOLITE_CHECK(pw.matches(p), "conv2d_forward_packed: weights packed for C=", pw.C, " K=", pw.K,
-               " ", pw.R, "x", pw.S, " stride ", pw.stride, " pad ", pw.pad,
-               ", called with C=", p.C, " K=", p.K, " ", p.R, "x", p.S, " stride ", p.stride,
-               " pad ", p.pad);
-  detail::shift_conv(p, x, [](int, int, int64_t, int, float*) {}, b, y, false,
-                     pw.panels.data(), act);
-}
-
 // ---- backward input: dx += conv2d_transpose(dy, w) ------------------------------------------
 // accumulate = false: dx = conv2d_transpose(dy, w) (a fresh gradient buffer, any contents).
 inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const float* w,
