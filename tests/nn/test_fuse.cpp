@@ -102,12 +102,39 @@ TEST_SUITE("nn") {
     auto plain = m->forward_raw(Var<float>(x));
     const int n = nn::fuse_conv_bn<float>(*m);
     CHECK(n == 57);  // yolov5n's Conv blocks (every Conv2d but Detect's three)
+    // Detect's three Conv2d heads are packed instead (their eval forward skips re-packing)
+    for (auto& c : m->detect().convs) CHECK(c->packed());
     auto fused = m->forward_raw(Var<float>(x));
     REQUIRE(plain.size() == 3);
     for (size_t i = 0; i < 3; ++i) {
       INFO("level " << i);
       CHECK(rel_diff(fused[i].value(), plain[i].value()) < 1e-4);
     }
+    // a packed head alone: same bits as the unpacked 1x1 convolution (the same direct kernel)
+    auto& head = *m->detect().convs[0];
+    Tensor<float> h = random_input({1, head.c1, 9, 7}, 3);
+    auto a = head.forward(Var<float>(h));
+    head.unpack();
+    CHECK(!head.packed());
+    auto b = head.forward(Var<float>(h));
+    CHECK(rel_diff(a.value(), b.value()) == 0.0);
+  }
+
+  TEST_CASE("Conv2d::pack: a snapshot used in eval mode only; training mode keeps the graph") {
+    nn::Conv2d<float> c(16, 24, 3, 1, 1, true);
+    Rng rng(4);
+    c.init_parameters(rng);
+    c.eval();
+    Tensor<float> x = random_input({2, 16, 6, 5}, 8);
+    NoGradGuard ng;
+    auto plain = c.forward(Var<float>(x));
+    c.pack();  // 3x3 stride 1: the Winograd form
+    auto packed = c.forward(Var<float>(x));
+    CHECK(rel_diff(packed.value(), plain.value()) < 1e-5);
+    c.weight.value()[0] += 1.f;  // the snapshot does not follow the weights...
+    CHECK(rel_diff(c.forward(Var<float>(x)).value(), packed.value()) == 0.0);
+    c.train();  // ...and training mode ignores it
+    CHECK(rel_diff(c.forward(Var<float>(x)).value(), packed.value()) > 0.0);
   }
 
   TEST_CASE("Detector: fused (default) and unfused give the same detections") {

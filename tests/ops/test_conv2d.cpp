@@ -69,10 +69,18 @@ void run_case(const Case& cs, uint64_t seed) {
   auto dx0 = random_vec(rng, nx), dw0 = random_vec(rng, nw), db0 = random_vec(rng, p.K);
   const float* bp = cs.bias ? b.data() : nullptr;
 
+  // ops:: picks Winograd for 3x3 stride-1 pad-1 shapes with enough channels: then the direct
+  // kernels (ops::fast::) are checked as well
+  const bool wino = ops::fast::winograd::applies(p);
   // forward: overwrites y (pre-filled with NaN to catch untouched elements)
-  {
+  for (bool direct : {false, true}) {
+    if (direct && !wino) continue;
+    INFO("direct kernel called: " << direct);
     std::vector<float> y(static_cast<size_t>(ny), std::nanf(""));
-    ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y.data());
+    if (direct)
+      ops::fast::conv2d_forward(p, x.data(), w.data(), bp, y.data());
+    else
+      ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y.data());
     std::vector<double> want(static_cast<size_t>(ny)), mag(static_cast<size_t>(ny));
     auto xd = to_d(x), wd = to_d(w), bd = to_d(b);
     ops::ref::conv2d_forward<double>(p, xd.data(), wd.data(), cs.bias ? bd.data() : nullptr,
@@ -83,9 +91,14 @@ void run_case(const Case& cs, uint64_t seed) {
     check_close(y, want, mag, int64_t(p.C) * p.R * p.S, "forward");
   }
   // backward input: accumulates into a pre-filled dx
-  {
+  for (bool direct : {false, true}) {
+    if (direct && !wino) continue;
+    INFO("direct kernel called: " << direct);
     std::vector<float> dx = dx0;
-    ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dx.data());
+    if (direct)
+      ops::fast::conv2d_backward_input(p, dy.data(), w.data(), dx.data());
+    else
+      ops::conv2d_backward_input<float>(p, dy.data(), w.data(), dx.data());
     auto want = to_d(dx0), mag = abs_d(dx0);
     auto dyd = to_d(dy), wd = to_d(w), dya = abs_d(dy), wa = abs_d(w);
     ops::ref::conv2d_backward_input<double>(p, dyd.data(), wd.data(), want.data());
@@ -134,6 +147,8 @@ const Case kCases[] = {
     {1, 4, 5, 6, 3, 1, 1, 1, 1, true},       // 1x1 with padding
     {1, 2, 3, 3, 4, 5, 5, 1, 2, false},      // kernel larger than the image
     {2, 50, 12, 10, 20, 3, 3, 1, 1, true},   // several reduction blocks (C*R*S = 450)
+    {3, 16, 7, 9, 24, 3, 3, 1, 1, true},     // Winograd through ops::, odd sizes, batch 3
+    {1, 20, 5, 5, 130, 3, 3, 1, 1, false},   // Winograd input gradient over 130 channels
     {1, 40, 31, 33, 17, 1, 1, 1, 0, false},  // several pixel blocks (P = 1023)
     {2, 24, 25, 23, 9, 3, 3, 1, 1, false},   // several pixel blocks, 3x3
     {5, 16, 6, 6, 64, 3, 3, 2, 1, true},     // odd batch, rows split between threads
@@ -237,16 +252,17 @@ TEST_SUITE("ops") {
           FAIL_CHECK("silu epilogue: element " << i << " got " << y[i] << " want " << s);
       }
       CHECK(bad == 0);
-      // packed weights (the direct kernel's form; the Winograd form has its own tests in
-      // test_conv2d_winograd.cpp): bitwise what the unpacked forward gives, with and without
-      // the epilogue
+      // packed weights (the direct kernel's form; the Winograd form, which ops::conv2d_forward
+      // picks for 3x3 stride-1 pad-1 shapes, has its own tests in test_conv2d_winograd.cpp):
+      // bitwise what the unpacked direct kernel gives, with and without the epilogue
       const auto pw = ops::fast::pack_conv2d_weights(p, w.data(),
                                                      ops::fast::PackedConvWeights::Algo::direct);
-      std::vector<float> yp(ny, std::nanf(""));
+      std::vector<float> yd(ny), yp(ny, std::nanf(""));
+      ops::fast::conv2d_forward(p, x.data(), w.data(), bp, yd.data(), ops::ConvAct::silu);
       ops::fast::conv2d_forward_packed(p, x.data(), pw, bp, yp.data(), ops::ConvAct::silu);
-      CHECK(std::memcmp(yp.data(), y.data(), ny * sizeof(float)) == 0);
+      CHECK(std::memcmp(yp.data(), yd.data(), ny * sizeof(float)) == 0);
       std::vector<float> y0(ny), yp0(ny, std::nanf(""));
-      ops::conv2d_forward<float>(p, x.data(), w.data(), bp, y0.data());
+      ops::fast::conv2d_forward(p, x.data(), w.data(), bp, y0.data());
       ops::fast::conv2d_forward_packed(p, x.data(), pw, bp, yp0.data());
       CHECK(std::memcmp(yp0.data(), y0.data(), ny * sizeof(float)) == 0);
     }

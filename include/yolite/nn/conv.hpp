@@ -16,6 +16,7 @@
 //   w'[k]    = w[k] * scale[k]
 //   b'[k]    = beta[k] + (b[k] - running_mean[k]) * scale[k]      (b = 0 without a conv bias)
 //   nn::fuse_conv_bn(*model);   // every Conv block below *model; eval-mode forwards use w', b'
+//                               // (and the other Conv2d layers, Detect's heads, get packed)
 // The fused tensors are a snapshot (computed in double, stored as T): the block's state dict is
 // unchanged, training mode ignores them, and Conv::unfuse() (or fusing again after the weights
 // changed) keeps them honest. A fused block's eval forward is ag::conv2d_silu: the SiLU done by
@@ -46,9 +47,27 @@ class Conv2d : public Module<T> {
   Var<T> forward(const Var<T>& x) override {
     YOLITE_CHECK(x.shape().ndim() == 4 && x.shape()[1] == c1, "Conv2d(", c1, "->", c2,
                  "): input must be [B,", c1, ",H,W], got ", x.shape().str());
+    if (packed_ && !this->is_training())
+      return ag::conv2d_act(x, weight, bias, s, p, ops::ConvAct::none, packed_.get());
     return ag::conv2d(x, weight, bias, s, p);
   }
   bool has_bias() const { return bias.defined(); }
+
+  // Inference: prepares the current weights once for the fp32 forward kernel (float only), used
+  // by eval-mode forwards without a graph until unpack(). A snapshot, like Conv::fuse(): pack
+  // again after changing the weights. nn::fuse_conv_bn packs the Conv2d layers outside Conv
+  // blocks (Detect's heads).
+  void pack() {
+    packed_.reset();
+    if constexpr (std::is_same_v<T, float>) {
+      ops::Conv2dParams q;
+      q.C = c1, q.K = c2, q.R = q.S = k, q.stride = s, q.pad = p;
+      packed_ = std::make_shared<const ops::fast::PackedConvWeights>(
+          ops::fast::pack_conv2d_weights(q, weight.value().data()));
+    }
+  }
+  void unpack() { packed_.reset(); }
+  bool packed() const { return packed_ != nullptr; }
   // Multiply-accumulates of one image through this conv for an input of h x w pixels.
   int64_t macs(int64_t h, int64_t w) const {
     int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
@@ -58,6 +77,9 @@ class Conv2d : public Module<T> {
 
   Var<T> weight, bias;  // bias undefined when the conv has none
   const int c1, c2, k, s, p;
+
+ private:
+  std::shared_ptr<const ops::fast::PackedConvWeights> packed_;  // pack(); float only
 
  protected:
   void reset_parameters(Rng& rng) override {
@@ -177,14 +199,16 @@ class Conv : public Module<T> {
   std::shared_ptr<const ops::fast::PackedConvWeights> packed_;
 };
 
-// Fuses every Conv block in the module tree below (and including) m; returns how many.
+// Fuses every Conv block in the module tree below (and including) m, and packs every Conv2d
+// outside a Conv block (Detect's heads: Conv2d::pack); returns how many Conv blocks it fused.
 template <class T>
 int fuse_conv_bn(Module<T>& m) {
-  int n = 0;
   if (auto* c = dynamic_cast<Conv<T>*>(&m)) {
-    c->fuse();
-    ++n;
+    c->fuse();  // (its own Conv2d is bypassed by the fused forward: not packed)
+    return 1;
   }
+  if (auto* c = dynamic_cast<Conv2d<T>*>(&m)) c->pack();
+  int n = 0;
   for (auto& [name, child] : m.children()) n += fuse_conv_bn(*child);
   return n;
 }

@@ -11,7 +11,9 @@
 //     ...                                             // (throws if the CPU lacks AVX512_BF16)
 //   }
 //
-// float  -> the fast CPU kernels of cpu/conv2d_fast.hpp (packed GEMM, OpenMP, AVX-512/AVX2), or
+// float  -> the fast CPU kernels of cpu/conv2d_fast.hpp (packed GEMM, OpenMP, AVX-512/AVX2) --
+//           3x3 stride-1 pad-1 forward and input-gradient convolutions by Winograd's F(2x2,3x3)
+//           (cpu/conv2d_winograd.hpp), the weight gradient always direct -- or
 //           under Precision::bf16 those of cpu/conv2d_bf16.hpp (bf16 products, fp32 sums);
 // double -> the reference loops of cpu/conv2d.hpp (used by gradient checks, where speed does
 //           not matter and the loops are the specification). Precision does not apply.
@@ -65,6 +67,8 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T
     if (thread_precision() == Precision::bf16) {
       bf16::conv2d_forward(p, x, w, b, y);
       if (act == ConvAct::silu) silu_forward(y, y, ny);
+    } else if (fast::winograd::applies(p)) {
+      fast::winograd::forward_unpacked(p, x, w, b, y, act);
     } else {
       fast::conv2d_forward(p, x, w, b, y, act);
     }
@@ -85,6 +89,8 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
     if (thread_precision() == Precision::bf16) {
       zero_dx();
       bf16::conv2d_backward_input(p, dy, w, dx);
+    } else if (fast::winograd::applies(p)) {  // (symmetric in C and K)
+      fast::winograd::backward_input(p, dy, w, dx, accumulate);
     } else {
       fast::conv2d_backward_input(p, dy, w, dx, accumulate);
     }

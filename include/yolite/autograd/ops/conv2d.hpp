@@ -71,29 +71,39 @@ Var<T> conv2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int
   });
 }
 
-// silu(conv2d(x, w, b)): YOLOv5's Conv block with its BatchNorm folded in (nn::Conv after
-// fuse()). When no graph is recorded (NoGradGuard, or nothing requires grad) the SiLU runs
-// inside the convolution as each output tile is finished -- no second pass over y -- and, for
-// float in fp32, `packed` (weights packed once by ops::fast::pack_conv2d_weights, matching w)
-// saves packing them on every call. With a graph it is ag::silu(ag::conv2d(...)).
+// act(conv2d(x, w, b)) for inference: when no graph is recorded (NoGradGuard, or nothing
+// requires grad) the activation runs inside the convolution as each output tile is finished --
+// no second pass over y -- and, for float in fp32, `packed` (weights prepared once by
+// ops::fast::pack_conv2d_weights from w) saves packing them on every call (and picks Winograd
+// for 3x3 stride-1 convolutions). With a graph it is conv2d(...) followed by silu() if asked.
 template <class T>
-Var<T> conv2d_silu(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int pad,
-                   const ops::fast::PackedConvWeights* packed = nullptr) {
-  const ops::Conv2dParams p = detail::conv2d_params("ag::conv2d_silu", x, w, b, stride, pad);
+Var<T> conv2d_act(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int pad,
+                  ops::ConvAct act, const ops::fast::PackedConvWeights* packed = nullptr) {
+  const ops::Conv2dParams p = detail::conv2d_params("ag::conv2d_act", x, w, b, stride, pad);
   const bool graph =
       grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
-  if (graph) return silu(conv2d(x, w, b, stride, pad));
+  if (graph) {
+    Var<T> y = conv2d(x, w, b, stride, pad);
+    return act == ops::ConvAct::silu ? silu(y) : y;
+  }
   Tensor<T> y = Tensor<T>::uninit({p.N, p.K, p.OH(), p.OW()});
   const T* bias = b.defined() ? b.value().data() : nullptr;
   if constexpr (std::is_same_v<T, float>) {
     if (packed && ops::thread_precision() == ops::Precision::fp32) {
-      ops::fast::conv2d_forward_packed(p, x.value().data(), *packed, bias, y.data(),
-                                       ops::ConvAct::silu);
+      ops::fast::conv2d_forward_packed(p, x.value().data(), *packed, bias, y.data(), act);
       return Var<T>(std::move(y));
     }
   }
-  ops::conv2d_forward<T>(p, x.value().data(), w.value().data(), bias, y.data(), ops::ConvAct::silu);
+  ops::conv2d_forward<T>(p, x.value().data(), w.value().data(), bias, y.data(), act);
   return Var<T>(std::move(y));
+}
+
+// silu(conv2d(x, w, b)): YOLOv5's Conv block with its BatchNorm folded in (nn::Conv after
+// fuse()); conv2d_act with the SiLU.
+template <class T>
+Var<T> conv2d_silu(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int pad,
+                   const ops::fast::PackedConvWeights* packed = nullptr) {
+  return conv2d_act(x, w, b, stride, pad, ops::ConvAct::silu, packed);
 }
 
 }  // namespace yolite::ag

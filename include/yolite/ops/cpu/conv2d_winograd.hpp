@@ -30,13 +30,17 @@
 //
 // Work items: (part of the output channels, image, block of up to 48 tiles). An item
 //   1. transforms its tiles' input patches, every channel, into V: 16 x C x 48 floats, which is
-//      the micro-kernel's packed-B layout (48 tiles = the kernel's 48 columns);
+//      the micro-kernel's packed-B layout (48 tiles = the kernel's 48 columns) -- or, when the
+//      channels are split in parts (batch 1, small maps), finds V done for every part by a
+//      first parallel pass over (block, group of 16 channels);
 //   2. runs the 16 products for its rows of output channels into M: 16 x rows x 48, reduction
 //      blocks of at most 128 channels (a B panel of 24 KB stays in L1 while the A panels --
 //      the packed U -- stream past it);
 //   3. applies A^T . A, the bias and the activation, and stores the 2x2 outputs.
-// Used by PackedConvWeights (ops/cpu/conv2d_packed.hpp) for inference; the training path keeps
-// the direct convolution (its backward passes are direct convolutions anyway).
+// Callers: PackedConvWeights (ops/cpu/conv2d_packed.hpp; inference, U packed once) and, for
+// training, ops::conv2d_forward / ops::conv2d_backward_input (ops/conv2d.hpp; U packed per call:
+// the input gradient of a 3x3 stride-1 pad-1 convolution is one too). The weight gradient
+// stays direct.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -82,33 +86,55 @@ inline Plan plan(const Conv2dParams& p) {
 }
 inline int64_t packed_size(const Conv2dParams& p) { return 16 * plan(p).Mpad * p.C; }
 
-// u = G g G^T for every (k, c) of w [K, C, 3, 3], packed as above (packed_size(p) floats).
-// Computed in double and rounded once.
-inline void pack_weights(const Conv2dParams& p, const float* w, float* u) {
+// u = G g G^T for every (k, c), packed as above (packed_size(p) floats), where
+// g(k, c, r, s) gives element (r, s) of the 3x3 kernel from input channel c to output channel k
+// of the convolution p. Computed in double and rounded once.
+template <class Get>
+void pack_weights_from(const Conv2dParams& p, Get&& g, float* u) {
   YOLITE_CHECK(p.R == 3 && p.S == 3, "winograd::pack_weights: needs a 3x3 kernel, got ", p.R,
                "x", p.S);
   const Plan f = plan(p);
   const int C = p.C, K = p.K;
   const int64_t xi_stride = f.Mpad * C;
-  std::fill(u, u + 16 * xi_stride, 0.f);
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  // one row panel (kMR output channels, lanes i) at a time: every store below is a contiguous
+  // run of kMR floats, and every float of u is written (rows past K get zero kernels)
 #pragma omp parallel for schedule(static) if (int64_t(K) * C >= 4096 && !omp_in_parallel())
-  for (int k = 0; k < K; ++k) {
-    const int ip = k / kMR, i = k % kMR;
+  for (int ip = 0; ip < f.mpan; ++ip) {
     for (int c = 0; c < C; ++c) {
-      const float* g = w + (int64_t(k) * C + c) * 9;
-      double gg[4][3];  // G g
-      for (int a = 0; a < 4; ++a)
-        for (int s = 0; s < 3; ++s)
-          gg[a][s] = G[a][0] * g[s] + G[a][1] * g[3 + s] + G[a][2] * g[6 + s];
+      double gk[3][3][kMR];
+      for (int i = 0; i < kMR; ++i) {
+        const int k = ip * kMR + i;
+        for (int r = 0; r < 3; ++r)
+          for (int s = 0; s < 3; ++s) gk[r][s][i] = k < K ? double(g(k, c, r, s)) : 0.0;
+      }
+      double gg[4][3][kMR];  // G g: rows g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+      for (int s = 0; s < 3; ++s)
+        for (int i = 0; i < kMR; ++i) {
+          gg[0][s][i] = gk[0][s][i];
+          gg[1][s][i] = 0.5 * (gk[0][s][i] + gk[1][s][i] + gk[2][s][i]);
+          gg[2][s][i] = 0.5 * (gk[0][s][i] - gk[1][s][i] + gk[2][s][i]);
+          gg[3][s][i] = gk[2][s][i];
+        }
       const int c0 = c / f.kc * f.kc, kcb = std::min(f.kc, C - c0);
-      float* dst = u + int64_t(c0) * f.Mpad + int64_t(ip) * kcb * kMR + int64_t(c - c0) * kMR + i;
-      for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b)
-          dst[(a * 4 + b) * xi_stride] =
-              float(gg[a][0] * G[b][0] + gg[a][1] * G[b][1] + gg[a][2] * G[b][2]);
+      float* dst = u + int64_t(c0) * f.Mpad + int64_t(ip) * kcb * kMR + int64_t(c - c0) * kMR;
+      for (int a = 0; a < 4; ++a) {  // (G g) G^T: columns likewise
+        float* d = dst + int64_t(a * 4) * xi_stride;
+        for (int i = 0; i < kMR; ++i) {
+          d[i] = float(gg[a][0][i]);
+          d[xi_stride + i] = float(0.5 * (gg[a][0][i] + gg[a][1][i] + gg[a][2][i]));
+          d[2 * xi_stride + i] = float(0.5 * (gg[a][0][i] - gg[a][1][i] + gg[a][2][i]));
+          d[3 * xi_stride + i] = float(gg[a][2][i]);
+        }
+      }
     }
   }
+}
+
+// The same for weights w [K, C, 3, 3] as stored.
+inline void pack_weights(const Conv2dParams& p, const float* w, float* u) {
+  const int64_t C = p.C;
+  pack_weights_from(
+      p, [&](int k, int c, int r, int s) { return double(w[((k * C + c) * 3 + r) * 3 + s]); }, u);
 }
 
 namespace detail {
@@ -195,14 +221,15 @@ inline void input_segment(const float* const (&xr)[4], int W, int tx0, int n, fl
 #endif
 }
 
-// V[xi][c][j] = (B^T d B)[xi] of tile t0 + j of channel c, j < nt; slots nt..ceil16(nt) zeroed
-// (the micro-kernel reads whole 16-float vectors). x: one image [C, H, W]; TW tiles per row.
-inline void input_transform(const float* x, int C, int H, int W, int TW, int64_t t0, int nt,
-                            float* V) {
+// V[xi][c][j] = (B^T d B)[xi] of tile t0 + j of channel c, j < nt, for channels c in
+// [cbegin, cend) of C; slots nt..ceil16(nt) zeroed (the micro-kernel reads whole 16-float
+// vectors). x: one image [C, H, W]; TW tiles per row.
+inline void input_transform(const float* x, int C, int cbegin, int cend, int H, int W, int TW,
+                            int64_t t0, int nt, float* V) {
   const int ty0 = int(t0 / TW), ty1 = int((t0 + nt - 1) / TW);
   const int64_t xs = int64_t(C) * kNR;  // distance between transforms xi
   const int ntz = int(std::min<int64_t>(kNR, (nt + 15) / 16 * 16));
-  for (int c = 0; c < C; ++c) {
+  for (int c = cbegin; c < cend; ++c) {
     const float* xc = x + int64_t(c) * H * W;
     float* vc = V + int64_t(c) * kNR;
     for (int ty = ty0; ty <= ty1; ++ty) {
@@ -224,8 +251,8 @@ inline void input_transform(const float* x, int C, int H, int W, int TW, int64_t
 // One output row segment: tiles tx = tx0 .. tx0+n-1 of tile row ty, output channel plane yk
 // [H, W]; m[xi*xs + j] = transform xi of tile tx0 + j. Y = A^T m A + bias, then act:
 //   s = A^T m: rows m0 + m1 + m2, m1 - m2 - m3; Y = s A: columns likewise.
-inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, float* yk, int H,
-                           int W, int ty, int tx0, int n) {
+inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, bool accumulate,
+                           float* yk, int H, int W, int ty, int tx0, int n) {
 #if defined(__AVX512F__)
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -256,8 +283,13 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
         y1 = silu16(y1);
       }
       float* yr = yk + int64_t(oy) * W + col0;
-      _mm512_mask_storeu_ps(yr, mlo, _mm512_permutex2var_ps(y0, lo, y1));
-      if (mhi) _mm512_mask_storeu_ps(yr + 16, mhi, _mm512_permutex2var_ps(y0, hi, y1));
+      __m512 r0 = _mm512_permutex2var_ps(y0, lo, y1), r1 = _mm512_permutex2var_ps(y0, hi, y1);
+      if (accumulate) {
+        r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(mlo, yr));
+        r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(mhi, yr + 16));
+      }
+      _mm512_mask_storeu_ps(yr, mlo, r0);
+      if (mhi) _mm512_mask_storeu_ps(yr + 16, mhi, r1);
     }
   }
 #else
@@ -279,8 +311,9 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
         y0 = y0 * sigmoid_fast(y0);
         y1 = y1 * sigmoid_fast(y1);
       }
-      yk[int64_t(oy) * W + col] = y0;
-      if (col + 1 < W) yk[int64_t(oy) * W + col + 1] = y1;
+      float* yr = yk + int64_t(oy) * W + col;
+      yr[0] = accumulate ? yr[0] + y0 : y0;
+      if (col + 1 < W) yr[1] = accumulate ? yr[1] + y1 : y1;
     }
   }
 #endif
@@ -290,7 +323,8 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
 // t0 .. t0+nt-1 of one image (y: [K, H, W]); M[(xi*ldm + i)*kNR + j] = m[xi] of row r0+i, tile
 // t0+j. Outputs past the image's last row / column (odd H or W) are dropped.
 inline void output_transform(const float* M, int ldm, int r0, int m, const float* bias,
-                             ConvAct act, float* y, int H, int W, int TW, int64_t t0, int nt) {
+                             ConvAct act, bool accumulate, float* y, int H, int W, int TW,
+                             int64_t t0, int nt) {
   const int ty0 = int(t0 / TW), ty1 = int((t0 + nt - 1) / TW);
   const int64_t xs = int64_t(ldm) * kNR;
   for (int i = 0; i < m; ++i) {
@@ -301,7 +335,8 @@ inline void output_transform(const float* M, int ldm, int r0, int m, const float
       const int txa = ty == ty0 ? int(t0 % TW) : 0;
       const int txb = ty == ty1 ? int((t0 + nt - 1) % TW) + 1 : TW;
       const int j0 = int(int64_t(ty) * TW + txa - t0);
-      output_segment(mi + j0, xs, bias ? bias[k] : 0.f, act, yk, H, W, ty, txa, txb - txa);
+      output_segment(mi + j0, xs, bias ? bias[k] : 0.f, act, accumulate, yk, H, W, ty, txa,
+                     txb - txa);
     }
   }
 }
@@ -309,12 +344,15 @@ inline void output_transform(const float* M, int ldm, int r0, int m, const float
 }  // namespace detail
 
 // y = act(conv(x, w) + b) for a 3x3, stride-1, pad-1 convolution, from U packed by
-// pack_weights (same C and K). Overwrites y [N, K, H, W].
+// pack_weights (same C and K). Overwrites y [N, K, H, W]; accumulate = true adds conv(x, w) + b
+// to it instead (act must then be none).
 inline void forward(const Conv2dParams& p, const float* x, const float* u, const float* b,
-                    float* y, ConvAct act = ConvAct::none) {
+                    float* y, ConvAct act = ConvAct::none, bool accumulate = false) {
   YOLITE_CHECK(p.R == 3 && p.S == 3 && p.stride == 1 && p.pad == 1,
                "winograd::forward: needs a 3x3 stride-1 pad-1 convolution, got ", p.R, "x", p.S,
                " stride ", p.stride, " pad ", p.pad);
+  YOLITE_CHECK(!(accumulate && act != ConvAct::none),
+               "winograd::forward: an activation cannot be applied to an accumulated output");
   const Plan f = plan(p);
   const int C = p.C, K = p.K, H = p.H, W = p.W;
   const int TH = (H + 1) / 2, TW = (W + 1) / 2;
@@ -323,8 +361,9 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
   const int64_t items0 = p.N * nblk;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // Few blocks (batch 1, small maps): every thread takes a share of the output channels of
-  // every block (item order part-major, so a static schedule gives thread t part t). Each part
-  // transforms the input again -- cheap next to the products.
+  // every block (item order part-major, so a static schedule gives thread t part t), and the
+  // input transforms are done once for all parts, first, split by groups of channels (the
+  // prologue of run_items), into a V shared by the parts.
   const int mparts = (items0 % threads == 0 || items0 >= 8 * threads)
                          ? 1
                          : int(std::min<int64_t>(f.mpan, threads));
@@ -332,16 +371,39 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
   const int64_t xi_stride = f.Mpad * C;
   const size_t nv = size_t(16) * C * kNR, nm = size_t(16) * rows_per_part * kNR;
   const int64_t CHW = int64_t(C) * H * W, KHW = int64_t(K) * H * W;
+  const bool shared = mparts > 1;
+  float* vshared = shared ? gemm::scratch(7, nv * size_t(items0)) : nullptr;
+  constexpr int kGroup = 16;  // channels per prologue job
+  const int64_t ngroups = fast::detail::ceil_div(C, kGroup);
+  const auto tiles = [&](int64_t blk, int64_t& t0, int& nt) {
+    t0 = blk * kTiles;
+    nt = int(std::min<int64_t>(kTiles, T - t0));
+  };
   fast::detail::run_items(
-      0, [](int64_t) {}, items0 * mparts, nv, nm, 0,
-      [&](int64_t it, float* V, float* M, float*) {
+      shared ? items0 * ngroups : 0,
+      [&](int64_t j) {
+        const int64_t i = j / ngroups, n = i / nblk;
+        const int c0 = int(j % ngroups) * kGroup;
+        int64_t t0;
+        int nt;
+        tiles(i % nblk, t0, nt);
+        detail::input_transform(x + n * CHW, C, c0, std::min(C, c0 + kGroup), H, W, TW, t0, nt,
+                                vshared + size_t(i) * nv);
+      },
+      items0 * mparts, shared ? 0 : nv, nm, 0,
+      [&](int64_t it, float* Vown, float* M, float*) {
         const int part = int(it / items0);
         const int64_t n = it % items0 / nblk, blk = it % nblk;
         const int r0 = part * rows_per_part, m = std::min(K - r0, rows_per_part);
         if (m <= 0) return;
-        const int64_t t0 = blk * kTiles;
-        const int nt = int(std::min<int64_t>(kTiles, T - t0));
-        detail::input_transform(x + n * CHW, C, H, W, TW, t0, nt, V);
+        int64_t t0;
+        int nt;
+        tiles(blk, t0, nt);
+        const float* V = Vown;
+        if (shared)
+          V = vshared + size_t(it % items0) * nv;
+        else
+          detail::input_transform(x + n * CHW, C, 0, C, H, W, TW, t0, nt, Vown);
         for (int xi = 0; xi < 16; ++xi)
           for (int c0 = 0; c0 < C; c0 += f.kc) {
             const int kcb = std::min(f.kc, C - c0);
@@ -353,8 +415,36 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
                                  std::min(kMR, m - i0), nt, /*accumulate=*/c0 > 0, nullptr);
             }
           }
-        detail::output_transform(M, rows_per_part, r0, m, b, act, y + n * KHW, H, W, TW, t0, nt);
+        detail::output_transform(M, rows_per_part, r0, m, b, act, accumulate, y + n * KHW, H, W,
+                                 TW, t0, nt);
       });
+}
+
+// ---- unpacked entry points (training: the weights change every step) -------------------------
+// U is packed on every call into the calling thread's scratch (gemm::scratch slot 6).
+
+// y = act(conv(x, w) + b), w [K, C, 3, 3] as stored.
+inline void forward_unpacked(const Conv2dParams& p, const float* x, const float* w,
+                             const float* b, float* y, ConvAct act = ConvAct::none) {
+  float* u = gemm::scratch(6, size_t(packed_size(p)));
+  pack_weights(p, w, u);
+  forward(p, x, u, b, y, act);
+}
+
+// The input gradient of a 3x3 stride-1 pad-1 convolution p: dx (+)= conv(dy, w'), the
+// correlation of dy with w'[c, k, r, s] = w[k, c, 2-r, 2-s] (kernel flipped in space,
+// transposed in channels), itself a 3x3 stride-1 pad-1 convolution from K to C channels.
+inline void backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx,
+                           bool accumulate) {
+  Conv2dParams q = p;
+  q.C = p.K, q.K = p.C;
+  float* u = gemm::scratch(6, size_t(packed_size(q)));
+  const int64_t C = p.C;
+  pack_weights_from(
+      q,
+      [&](int c, int k, int r, int s) { return double(w[((k * C + c) * 3 + 2 - r) * 3 + 2 - s]); },
+      u);
+  forward(q, dy, u, nullptr, dx, ConvAct::none, accumulate);
 }
 
 }  // namespace yolite::ops::fast::winograd
