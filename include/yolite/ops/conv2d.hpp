@@ -12,8 +12,8 @@
 //   }
 //
 // float  -> the fast CPU kernels of cpu/conv2d_fast.hpp (packed GEMM, OpenMP, AVX-512/AVX2) --
-//           3x3 stride-1 pad-1 forward and input-gradient convolutions by Winograd's F(2x2,3x3)
-//           (cpu/conv2d_winograd.hpp), the weight gradient always direct -- or
+//           3x3 pad-1 forward convolutions of stride 1 and 2 and stride-1 input gradients by
+//           Winograd-style algorithms (cpu/conv2d_winograd.hpp), weight gradients direct -- or
 //           under Precision::bf16 those of cpu/conv2d_bf16.hpp (bf16 products, fp32 sums);
 // double -> the reference loops of cpu/conv2d.hpp (used by gradient checks, where speed does
 //           not matter and the loops are the specification). Precision does not apply.
@@ -89,7 +89,7 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
     if (thread_precision() == Precision::bf16) {
       zero_dx();
       bf16::conv2d_backward_input(p, dy, w, dx);
-    } else if (fast::winograd::applies(p)) {  // (symmetric in C and K)
+    } else if (fast::winograd::applies(p) && p.stride == 1) {  // (applies: symmetric in C, K)
       fast::winograd::backward_input(p, dy, w, dx, accumulate);
     } else {
       fast::conv2d_backward_input(p, dy, w, dx, accumulate);

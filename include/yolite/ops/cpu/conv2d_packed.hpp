@@ -5,8 +5,9 @@
 //   ops::fast::conv2d_forward_packed(p, x, pw, b, y, ops::ConvAct::silu);   // any N, H, W
 //
 // Two forms, chosen by pack_conv2d_weights:
-//   - 3x3 stride-1 pad-1 convolutions (winograd::applies): U = G g G^T of Winograd's F(2x2,3x3),
-//     run by winograd::forward (cpu/conv2d_winograd.hpp) -- 2.25x fewer multiply-adds;
+//   - 3x3 pad-1 convolutions of stride 1 or 2 (winograd::applies): U = G g G^T of the
+//     Winograd-style algorithms of cpu/conv2d_winograd.hpp, run by winograd::forward -- 2.25x
+//     (stride 1) and 1.44x (stride 2) fewer multiply-adds;
 //   - every other shape: the direct (shifted GEMM) kernel's A panels (cpu/conv2d_fast.hpp).
 //     Packing costs a read and a write of the whole weight tensor -- at batch 1 and small maps
 //     (yolov5s's 10x10 layers) a good part of the layer's time -- so it is done once here.
@@ -38,9 +39,9 @@ inline PackedConvWeights pack_conv2d_weights(
   PackedConvWeights pw;
   pw.C = p.C, pw.K = p.K, pw.R = p.R, pw.S = p.S, pw.stride = p.stride, pw.pad = p.pad;
   const bool wino = algo == Algo::winograd || (algo == Algo::automatic && winograd::applies(p));
-  YOLITE_CHECK(!wino || (p.R == 3 && p.S == 3 && p.stride == 1 && p.pad == 1),
-               "pack_conv2d_weights: Winograd F(2x2,3x3) needs a 3x3 stride-1 pad-1 convolution, "
-               "got ", p.R, "x", p.S, " stride ", p.stride, " pad ", p.pad);
+  YOLITE_CHECK(!wino || (p.R == 3 && p.S == 3 && (p.stride == 1 || p.stride == 2) && p.pad == 1),
+               "pack_conv2d_weights: the Winograd form needs a 3x3 pad-1 convolution of stride 1 "
+               "or 2, got ", p.R, "x", p.S, " stride ", p.stride, " pad ", p.pad);
   if (wino) {
     pw.algo = Algo::winograd;
     pw.panels.resize(size_t(winograd::packed_size(p)));

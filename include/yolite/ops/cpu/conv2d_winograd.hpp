@@ -1,46 +1,59 @@
-// ops/cpu/conv2d_winograd.hpp -- 3x3, stride-1, pad-1 float convolutions by Winograd's minimal
-// filtering F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+// ops/cpu/conv2d_winograd.hpp -- 3x3, pad-1 float convolutions of stride 1 or 2 by Winograd-style
+// minimal filtering algorithms (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2016), 2x2 outputs per tile.
 //
 // Every 2x2 block of outputs (a "tile") of output channel k is
 //
 //   Y = A^T [ sum_c (G g[k,c] G^T) .* (B^T d[c] B) ] A          (.* = element-wise)
 //
-// with d[c] the 4x4 input patch under the tile (rows 2ty-1 .. 2ty+2, zero outside the image),
-// g[k,c] the 3x3 kernel and
+// with d[c] the a x a input patch under the tile (zero outside the image) and g[k,c] the 3x3
+// kernel. Stride 1 is F(2x2,3x3), a = 4, patch rows 2ty-1 .. 2ty+2:
 //
 //   B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
 //         [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
 //         [0 -1  1  0]         [1/2 -1/2  1/2]
 //         [0  1  0 -1]         [ 0    0    1 ]
 //
-// Writing U = G g G^T and V = B^T d B, the sum over c is, for each of the 16 elements xi of the
-// 4x4 transforms, a matrix product  M[xi] (K x tiles) = U[xi] (K x C) * V[xi] (C x tiles).
-// Those 16 products run on gemm::micro_kernel, and cost 16*C multiply-adds per tile of 4
-// outputs: 4*C per output instead of the direct convolution's 9*C (2.25x fewer). The
-// transforms themselves are additions only (and U is computed once per weight tensor).
+// Stride 2, a = 5, patch rows 4ty-1 .. 4ty+3: per dimension the two outputs are
+// y0 = d0 g0 + d1 g1 + d2 g2 and y1 = d2 g0 + d3 g1 + d4 g2. The odd taps (g1) meet d1, d3 once
+// each; the even ones are F(2,2) on d0, d2, d4: (d0 - d2) g0, d2 (g0 + g2), (d4 - d2) g2. Five
+// products instead of six:
+//
+//   B^T = [0  1  0  0  0]  G = [0 1 0]   A^T = [1 0 1 1 0]
+//         [0  0  0  1  0]      [0 1 0]         [0 1 0 1 1]
+//         [1  0 -1  0  0]      [1 0 0]
+//         [0  0  1  0  0]      [1 0 1]
+//         [0  0 -1  0  1]      [0 0 1]
+//
+// Writing U = G g G^T and V = B^T d B, the sum over c is, for each of the a*a elements xi of
+// the transforms, a matrix product  M[xi] (K x tiles) = U[xi] (K x C) * V[xi] (C x tiles).
+// Those products run on gemm::micro_kernel and cost a*a*C multiply-adds per tile of 4 outputs:
+// 4*C per output at stride 1 and 6.25*C at stride 2, instead of the direct convolution's 9*C
+// (2.25x and 1.44x fewer). The transforms are additions only; U is computed once per weight
+// tensor (its coefficients at stride 2 are 0 and 1: U is exact).
 //
 //   std::vector<float> u(winograd::packed_size(p));
-//   winograd::pack_weights(p, w, u.data());                       // p: C, K used
+//   winograd::pack_weights(p, w, u.data());                       // p: C, K, stride used
 //   winograd::forward(p, x, u.data(), b, y, ops::ConvAct::silu);  // y = silu(conv(x, w) + b)
 //
-// Rounding: the transforms add up to 16 inputs before the products, so results differ from the
+// Rounding: the transforms add up to a*a inputs before the products, so results differ from the
 // direct convolution's in the last bits (tests/ops/test_conv2d_winograd.cpp bounds the error
 // against the double-precision reference loops). For one input and thread count the result is
 // always the same: every output is computed by exactly one work item, in a fixed order.
 //
 // Work items: (part of the output channels, image, block of up to 48 tiles). An item
-//   1. transforms its tiles' input patches, every channel, into V: 16 x C x 48 floats, which is
-//      the micro-kernel's packed-B layout (48 tiles = the kernel's 48 columns) -- or, when the
-//      channels are split in parts (batch 1, small maps), finds V done for every part by a
+//   1. transforms its tiles' input patches, every channel, into V: a*a x C x 48 floats, which
+//      is the micro-kernel's packed-B layout (48 tiles = the kernel's 48 columns) -- or, when
+//      the channels are split in parts (batch 1, small maps), finds V done for every part by a
 //      first parallel pass over (block, group of 16 channels);
-//   2. runs the 16 products for its rows of output channels into M: 16 x rows x 48, reduction
-//      blocks of at most 128 channels (a B panel of 24 KB stays in L1 while the A panels --
-//      the packed U -- stream past it);
+//   2. runs the a*a products for its rows of output channels into M: a*a x rows x 48,
+//      reduction blocks of at most 128 channels (a B panel of 24 KB stays in L1 while the A
+//      panels -- the packed U -- stream past it);
 //   3. applies A^T . A, the bias and the activation, and stores the 2x2 outputs.
 // Callers: PackedConvWeights (ops/cpu/conv2d_packed.hpp; inference, U packed once) and, for
 // training, ops::conv2d_forward / ops::conv2d_backward_input (ops/conv2d.hpp; U packed per call:
-// the input gradient of a 3x3 stride-1 pad-1 convolution is one too). The weight gradient
-// stays direct.
+// the input gradient of a 3x3 stride-1 pad-1 convolution is one too). Weight gradients and
+// stride-2 input gradients stay direct.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -64,17 +77,20 @@ using gemm::kNR;
 inline constexpr int kTiles = kNR;   // tiles per work item: the micro-kernel's 48 columns
 inline constexpr int kKcMax = 128;   // channels per reduction block (B panel 128 x 48 floats)
 
-// Where F(2x2,3x3) is used: 3x3 kernels, stride 1, padding 1 (the output is the input's size),
-// and enough channels that the 16 products, not the transforms, are the work.
+// Where these algorithms are used: 3x3 kernels, padding 1, stride 1 or 2, and enough channels
+// that the products, not the transforms, are the work.
 inline bool applies(const Conv2dParams& p) {
-  return p.R == 3 && p.S == 3 && p.stride == 1 && p.pad == 1 && p.C >= 16 && p.K >= 16;
+  return p.R == 3 && p.S == 3 && (p.stride == 1 || p.stride == 2) && p.pad == 1 && p.C >= 16 &&
+         p.K >= 16;
 }
+// transform size a per dimension, by stride
+constexpr int alpha_of(int stride) { return stride == 1 ? 4 : 5; }
 
 // Layout of the packed U: transform xi at xi*Mpad*C; inside it, reduction block c0 at c0*Mpad,
 // its row panel ip at + ip*kcb*kMR, element (channel c0+cc, row ip*kMR+i) at + cc*kMR + i
 // (kcb = the block's channel count; rows past K are zero).
 struct Plan {
-  int kc = 0, mpan = 0;
+  int kc = 0, mpan = 0, nxi = 0;
   int64_t Mpad = 0;
 };
 inline Plan plan(const Conv2dParams& p) {
@@ -82,17 +98,38 @@ inline Plan plan(const Conv2dParams& p) {
   f.kc = detail::reduction_block(p.C, kKcMax);
   f.mpan = int(detail::ceil_div(p.K, kMR));
   f.Mpad = int64_t(f.mpan) * kMR;
+  f.nxi = alpha_of(p.stride) * alpha_of(p.stride);
   return f;
 }
-inline int64_t packed_size(const Conv2dParams& p) { return 16 * plan(p).Mpad * p.C; }
+inline int64_t packed_size(const Conv2dParams& p) {
+  const Plan f = plan(p);
+  return f.nxi * f.Mpad * p.C;
+}
 
-// u = G g G^T for every (k, c), packed as above (packed_size(p) floats), where
-// g(k, c, r, s) gives element (r, s) of the 3x3 kernel from input channel c to output channel k
-// of the convolution p. Computed in double and rounded once.
-template <class Get>
-void pack_weights_from(const Conv2dParams& p, Get&& g, float* u) {
-  YOLITE_CHECK(p.R == 3 && p.S == 3, "winograd::pack_weights: needs a 3x3 kernel, got ", p.R,
-               "x", p.S);
+namespace detail {
+// (G h)[0..a) for one kernel column or row h[0..3), lanes i (kMR output channels)
+template <int S>
+void g_times(const double (&h)[3][kMR], double (&out)[alpha_of(S)][kMR]) {
+  for (int i = 0; i < kMR; ++i) {
+    if constexpr (S == 1) {
+      out[0][i] = h[0][i];
+      out[1][i] = 0.5 * (h[0][i] + h[1][i] + h[2][i]);
+      out[2][i] = 0.5 * (h[0][i] - h[1][i] + h[2][i]);
+      out[3][i] = h[2][i];
+    } else {
+      out[0][i] = h[1][i];
+      out[1][i] = h[1][i];
+      out[2][i] = h[0][i];
+      out[3][i] = h[0][i] + h[2][i];
+      out[4][i] = h[2][i];
+    }
+  }
+}
+}  // namespace detail
+
+template <int S, class Get>
+void pack_weights_s(const Conv2dParams& p, Get&& g, float* u) {
+  constexpr int A = alpha_of(S);
   const Plan f = plan(p);
   const int C = p.C, K = p.K;
   const int64_t xi_stride = f.Mpad * C;
@@ -101,33 +138,40 @@ void pack_weights_from(const Conv2dParams& p, Get&& g, float* u) {
 #pragma omp parallel for schedule(static) if (int64_t(K) * C >= 4096 && !omp_in_parallel())
   for (int ip = 0; ip < f.mpan; ++ip) {
     for (int c = 0; c < C; ++c) {
-      double gk[3][3][kMR];
+      double col[3][3][kMR];  // col[s][r]: kernel column s
       for (int i = 0; i < kMR; ++i) {
         const int k = ip * kMR + i;
         for (int r = 0; r < 3; ++r)
-          for (int s = 0; s < 3; ++s) gk[r][s][i] = k < K ? double(g(k, c, r, s)) : 0.0;
+          for (int s = 0; s < 3; ++s) col[s][r][i] = k < K ? double(g(k, c, r, s)) : 0.0;
       }
-      double gg[4][3][kMR];  // G g: rows g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
-      for (int s = 0; s < 3; ++s)
-        for (int i = 0; i < kMR; ++i) {
-          gg[0][s][i] = gk[0][s][i];
-          gg[1][s][i] = 0.5 * (gk[0][s][i] + gk[1][s][i] + gk[2][s][i]);
-          gg[2][s][i] = 0.5 * (gk[0][s][i] - gk[1][s][i] + gk[2][s][i]);
-          gg[3][s][i] = gk[2][s][i];
-        }
+      double gg[3][A][kMR];  // gg[s] = G (column s): rows of G g
+      for (int s = 0; s < 3; ++s) detail::g_times<S>(col[s], gg[s]);
       const int c0 = c / f.kc * f.kc, kcb = std::min(f.kc, C - c0);
       float* dst = u + int64_t(c0) * f.Mpad + int64_t(ip) * kcb * kMR + int64_t(c - c0) * kMR;
-      for (int a = 0; a < 4; ++a) {  // (G g) G^T: columns likewise
-        float* d = dst + int64_t(a * 4) * xi_stride;
-        for (int i = 0; i < kMR; ++i) {
-          d[i] = float(gg[a][0][i]);
-          d[xi_stride + i] = float(0.5 * (gg[a][0][i] + gg[a][1][i] + gg[a][2][i]));
-          d[2 * xi_stride + i] = float(0.5 * (gg[a][0][i] - gg[a][1][i] + gg[a][2][i]));
-          d[3 * xi_stride + i] = float(gg[a][2][i]);
-        }
+      for (int a = 0; a < A; ++a) {  // row a of G g, times G^T
+        double row[3][kMR], out[A][kMR];
+        for (int s = 0; s < 3; ++s)
+          for (int i = 0; i < kMR; ++i) row[s][i] = gg[s][a][i];
+        detail::g_times<S>(row, out);
+        for (int b = 0; b < A; ++b)
+          for (int i = 0; i < kMR; ++i) dst[(a * A + b) * xi_stride + i] = float(out[b][i]);
       }
     }
   }
+}
+
+// u = G g G^T for every (k, c), packed as above (packed_size(p) floats), where
+// g(k, c, r, s) gives element (r, s) of the 3x3 kernel from input channel c to output channel k
+// of the convolution p. Computed in double and rounded once.
+template <class Get>
+void pack_weights_from(const Conv2dParams& p, Get&& g, float* u) {
+  YOLITE_CHECK(p.R == 3 && p.S == 3 && (p.stride == 1 || p.stride == 2),
+               "winograd::pack_weights: needs a 3x3 kernel of stride 1 or 2, got ", p.R, "x",
+               p.S, " stride ", p.stride);
+  if (p.stride == 1)
+    pack_weights_s<1>(p, g, u);
+  else
+    pack_weights_s<2>(p, g, u);
 }
 
 // The same for weights w [K, C, 3, 3] as stored.
@@ -139,23 +183,41 @@ inline void pack_weights(const Conv2dParams& p, const float* w, float* u) {
 
 namespace detail {
 
-// B^T d B of 4x4 patches d, over lanes: d[i][j] are 16-lane (or scalar) values.
-//   t = B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on the columns of t.
-// out[(i*4 + j) * xs] receives element (i, j).
 #if defined(__AVX512F__)
-inline void bt_d_b(const __m512 (&d)[4][4], __mmask16 m, float* out, int64_t xs) {
-  __m512 t[4][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-    t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-    t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-    t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+// V = B^T d B over 16 lanes (tiles); out[(i*a + j) * xs] receives element (i, j), lanes of m.
+template <int S>
+inline void bt_d_b(const __m512 (&d)[alpha_of(S)][alpha_of(S)], __mmask16 m, float* out,
+                   int64_t xs) {
+  constexpr int A = alpha_of(S);
+  __m512 t[A][A];  // B^T d: combinations of the rows of d
+  for (int j = 0; j < A; ++j) {
+    if constexpr (S == 1) {
+      t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+      t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+      t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+      t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+    } else {
+      t[0][j] = d[1][j];
+      t[1][j] = d[3][j];
+      t[2][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+      t[3][j] = d[2][j];
+      t[4][j] = _mm512_sub_ps(d[4][j], d[2][j]);
+    }
   }
-  for (int i = 0; i < 4; ++i) {
-    _mm512_mask_storeu_ps(out + (i * 4 + 0) * xs, m, _mm512_sub_ps(t[i][0], t[i][2]));
-    _mm512_mask_storeu_ps(out + (i * 4 + 1) * xs, m, _mm512_add_ps(t[i][1], t[i][2]));
-    _mm512_mask_storeu_ps(out + (i * 4 + 2) * xs, m, _mm512_sub_ps(t[i][2], t[i][1]));
-    _mm512_mask_storeu_ps(out + (i * 4 + 3) * xs, m, _mm512_sub_ps(t[i][1], t[i][3]));
+  for (int i = 0; i < A; ++i) {  // (B^T d) B: the same combinations of the columns
+    float* o = out + int64_t(i * A) * xs;
+    if constexpr (S == 1) {
+      _mm512_mask_storeu_ps(o, m, _mm512_sub_ps(t[i][0], t[i][2]));
+      _mm512_mask_storeu_ps(o + xs, m, _mm512_add_ps(t[i][1], t[i][2]));
+      _mm512_mask_storeu_ps(o + 2 * xs, m, _mm512_sub_ps(t[i][2], t[i][1]));
+      _mm512_mask_storeu_ps(o + 3 * xs, m, _mm512_sub_ps(t[i][1], t[i][3]));
+    } else {
+      _mm512_mask_storeu_ps(o, m, t[i][1]);
+      _mm512_mask_storeu_ps(o + xs, m, t[i][3]);
+      _mm512_mask_storeu_ps(o + 2 * xs, m, _mm512_sub_ps(t[i][0], t[i][2]));
+      _mm512_mask_storeu_ps(o + 3 * xs, m, t[i][2]);
+      _mm512_mask_storeu_ps(o + 4 * xs, m, _mm512_sub_ps(t[i][4], t[i][2]));
+    }
   }
 }
 
@@ -172,50 +234,87 @@ inline __m512 load_padded(const float* xrow, int W, int m0) {
 #endif
 
 // V[xi*xs + j] for tiles tx = tx0 .. tx0+n-1 of one tile row (j = 0 .. n-1): xr[i] is the image
-// row under patch row i (2ty+i-1), nullptr where that row is padding.
-inline void input_segment(const float* const (&xr)[4], int W, int tx0, int n, float* v,
+// row under patch row i, nullptr where that row is padding. Tile tx's patch starts at padded
+// column 2*S*tx.
+template <int S>
+inline void input_segment(const float* const (&xr)[alpha_of(S)], int W, int tx0, int n, float* v,
                           int64_t xs) {
+  constexpr int A = alpha_of(S);
 #if defined(__AVX512F__)
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
-  const __m512i next1 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17);
   for (int c0 = 0; c0 < n; c0 += 16) {
     const int cnt = std::min(16, n - c0);
     const __mmask16 m = __mmask16(cnt >= 16 ? 0xFFFFu : (1u << cnt) - 1);
-    const int p0 = 2 * (tx0 + c0);  // padded column of lane 0's patch
-    __m512 d[4][4];
-    for (int i = 0; i < 4; ++i) {
-      const __m512 a = load_padded(xr[i], W, p0), b = load_padded(xr[i], W, p0 + 16);
-      const __m512 c = load_padded(xr[i], W, p0 + 32);
-      d[i][0] = _mm512_permutex2var_ps(a, even, b);        // P[p0 + 2l]
-      d[i][1] = _mm512_permutex2var_ps(a, odd, b);         // P[p0 + 2l + 1]
-      d[i][2] = _mm512_permutex2var_ps(d[i][0], next, c);  // P[p0 + 2l + 2]
-      d[i][3] = _mm512_permutex2var_ps(d[i][1], next1, c); // P[p0 + 2l + 3]
+    const int p0 = 2 * S * (tx0 + c0);  // padded column of lane 0's patch
+    __m512 d[A][A];
+    for (int i = 0; i < A; ++i) {
+      if constexpr (S == 1) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        const __m512i next1 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17);
+        const __m512 a = load_padded(xr[i], W, p0), b = load_padded(xr[i], W, p0 + 16);
+        const __m512 c = load_padded(xr[i], W, p0 + 32);
+        d[i][0] = _mm512_permutex2var_ps(a, even, b);         // P[p0 + 2l]
+        d[i][1] = _mm512_permutex2var_ps(a, odd, b);          // P[p0 + 2l + 1]
+        d[i][2] = _mm512_permutex2var_ps(d[i][0], next, c);   // P[p0 + 2l + 2]
+        d[i][3] = _mm512_permutex2var_ps(d[i][1], next1, c);  // P[p0 + 2l + 3]
+      } else {
+        // P[p0 + 4l + q]: lanes 0-7 from the first 32 columns, lanes 8-15 from the next 32
+        const __m512 a = load_padded(xr[i], W, p0), b = load_padded(xr[i], W, p0 + 16);
+        const __m512 c = load_padded(xr[i], W, p0 + 32), e = load_padded(xr[i], W, p0 + 48);
+        const __m512 f = load_padded(xr[i], W, p0 + 64);
+        for (int q = 0; q < 4; ++q) {
+          const __m512i idx = _mm512_and_si512(
+              _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48,
+                                                 52, 56, 60),
+                               _mm512_set1_epi32(q)),
+              _mm512_set1_epi32(31));
+          d[i][q] = _mm512_mask_blend_ps(__mmask16(0xFF00), _mm512_permutex2var_ps(a, idx, b),
+                                         _mm512_permutex2var_ps(c, idx, e));
+        }
+        d[i][4] = _mm512_permutex2var_ps(d[i][0], next, f);  // P[p0 + 4l + 4]
+      }
     }
-    bt_d_b(d, m, v + c0, xs);
+    bt_d_b<S>(d, m, v + c0, xs);
   }
 #else
   for (int j = 0; j < n; ++j) {
-    const int p0 = 2 * (tx0 + j);
-    float d[4][4];
-    for (int i = 0; i < 4; ++i)
-      for (int q = 0; q < 4; ++q) {
+    const int p0 = 2 * S * (tx0 + j);
+    float d[A][A];
+    for (int i = 0; i < A; ++i)
+      for (int q = 0; q < A; ++q) {
         const int col = p0 + q - 1;
         d[i][q] = (xr[i] && col >= 0 && col < W) ? xr[i][col] : 0.f;
       }
-    float t[4][4];
-    for (int q = 0; q < 4; ++q) {
-      t[0][q] = d[0][q] - d[2][q];
-      t[1][q] = d[1][q] + d[2][q];
-      t[2][q] = d[2][q] - d[1][q];
-      t[3][q] = d[1][q] - d[3][q];
+    float t[A][A];
+    for (int q = 0; q < A; ++q) {
+      if constexpr (S == 1) {
+        t[0][q] = d[0][q] - d[2][q];
+        t[1][q] = d[1][q] + d[2][q];
+        t[2][q] = d[2][q] - d[1][q];
+        t[3][q] = d[1][q] - d[3][q];
+      } else {
+        t[0][q] = d[1][q];
+        t[1][q] = d[3][q];
+        t[2][q] = d[0][q] - d[2][q];
+        t[3][q] = d[2][q];
+        t[4][q] = d[4][q] - d[2][q];
+      }
     }
-    for (int i = 0; i < 4; ++i) {
-      v[(i * 4 + 0) * xs + j] = t[i][0] - t[i][2];
-      v[(i * 4 + 1) * xs + j] = t[i][1] + t[i][2];
-      v[(i * 4 + 2) * xs + j] = t[i][2] - t[i][1];
-      v[(i * 4 + 3) * xs + j] = t[i][1] - t[i][3];
+    for (int i = 0; i < A; ++i) {
+      float* o = v + int64_t(i * A) * xs + j;
+      if constexpr (S == 1) {
+        o[0] = t[i][0] - t[i][2];
+        o[xs] = t[i][1] + t[i][2];
+        o[2 * xs] = t[i][2] - t[i][1];
+        o[3 * xs] = t[i][1] - t[i][3];
+      } else {
+        o[0] = t[i][1];
+        o[xs] = t[i][3];
+        o[2 * xs] = t[i][0] - t[i][2];
+        o[3 * xs] = t[i][2];
+        o[4 * xs] = t[i][4] - t[i][2];
+      }
     }
   }
 #endif
@@ -224,8 +323,10 @@ inline void input_segment(const float* const (&xr)[4], int W, int tx0, int n, fl
 // V[xi][c][j] = (B^T d B)[xi] of tile t0 + j of channel c, j < nt, for channels c in
 // [cbegin, cend) of C; slots nt..ceil16(nt) zeroed (the micro-kernel reads whole 16-float
 // vectors). x: one image [C, H, W]; TW tiles per row.
-inline void input_transform(const float* x, int C, int cbegin, int cend, int H, int W, int TW,
-                            int64_t t0, int nt, float* V) {
+template <int S>
+void input_transform(const float* x, int C, int cbegin, int cend, int H, int W, int TW,
+                     int64_t t0, int nt, float* V) {
+  constexpr int A = alpha_of(S);
   const int ty0 = int(t0 / TW), ty1 = int((t0 + nt - 1) / TW);
   const int64_t xs = int64_t(C) * kNR;  // distance between transforms xi
   const int ntz = int(std::min<int64_t>(kNR, (nt + 15) / 16 * 16));
@@ -236,23 +337,26 @@ inline void input_transform(const float* x, int C, int cbegin, int cend, int H, 
       const int txa = ty == ty0 ? int(t0 % TW) : 0;
       const int txb = ty == ty1 ? int((t0 + nt - 1) % TW) + 1 : TW;
       const int j0 = int(int64_t(ty) * TW + txa - t0);
-      const float* xr[4];
-      for (int i = 0; i < 4; ++i) {
-        const int iy = 2 * ty + i - 1;
+      const float* xr[A];
+      for (int i = 0; i < A; ++i) {
+        const int iy = 2 * S * ty + i - 1;
         xr[i] = iy >= 0 && iy < H ? xc + int64_t(iy) * W : nullptr;
       }
-      input_segment(xr, W, txa, txb - txa, vc + j0, xs);
+      input_segment<S>(xr, W, txa, txb - txa, vc + j0, xs);
     }
-    for (int xi = 0; xi < 16; ++xi)
+    for (int xi = 0; xi < A * A; ++xi)
       for (int j = nt; j < ntz; ++j) vc[xi * xs + j] = 0.f;
   }
 }
 
 // One output row segment: tiles tx = tx0 .. tx0+n-1 of tile row ty, output channel plane yk
-// [H, W]; m[xi*xs + j] = transform xi of tile tx0 + j. Y = A^T m A + bias, then act:
-//   s = A^T m: rows m0 + m1 + m2, m1 - m2 - m3; Y = s A: columns likewise.
+// [OH, OW]; m[xi*xs + j] = transform xi of tile tx0 + j. Y = A^T m A + bias, then act (or
+// added to yk when accumulating). A^T m: stride 1 rows m0 + m1 + m2, m1 - m2 - m3; stride 2
+// rows m0 + m2 + m3, m1 + m3 + m4; Y = (A^T m) A: the same on the columns.
+template <int S>
 inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, bool accumulate,
-                           float* yk, int H, int W, int ty, int tx0, int n) {
+                           float* yk, int OH, int OW, int ty, int tx0, int n) {
+  constexpr int A = alpha_of(S);
 #if defined(__AVX512F__)
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -260,29 +364,40 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
   for (int c0 = 0; c0 < n; c0 += 16) {
     const int cnt = std::min(16, n - c0);
     const __mmask16 mk = __mmask16(cnt >= 16 ? 0xFFFFu : (1u << cnt) - 1);
-    __m512 s[2][4];
-    for (int b = 0; b < 4; ++b) {
-      const __m512 m0 = _mm512_maskz_loadu_ps(mk, m + (0 * 4 + b) * xs + c0);
-      const __m512 m1 = _mm512_maskz_loadu_ps(mk, m + (1 * 4 + b) * xs + c0);
-      const __m512 m2 = _mm512_maskz_loadu_ps(mk, m + (2 * 4 + b) * xs + c0);
-      const __m512 m3 = _mm512_maskz_loadu_ps(mk, m + (3 * 4 + b) * xs + c0);
-      s[0][b] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-      s[1][b] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    __m512 s[2][A];
+    for (int b = 0; b < A; ++b) {
+      __m512 r[A];
+      for (int i = 0; i < A; ++i) r[i] = _mm512_maskz_loadu_ps(mk, m + (i * A + b) * xs + c0);
+      if constexpr (S == 1) {
+        s[0][b] = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);
+        s[1][b] = _mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]);
+      } else {
+        s[0][b] = _mm512_add_ps(_mm512_add_ps(r[0], r[2]), r[3]);
+        s[1][b] = _mm512_add_ps(_mm512_add_ps(r[1], r[3]), r[4]);
+      }
     }
     const int col0 = 2 * (tx0 + c0);
-    const int cols = std::min(2 * cnt, W - col0);  // outputs of this chunk inside the row
+    const int cols = std::min(2 * cnt, OW - col0);  // outputs of this chunk inside the row
     const __mmask16 mlo = __mmask16(cols >= 16 ? 0xFFFFu : (1u << cols) - 1);
     const __mmask16 mhi = __mmask16(cols >= 32 ? 0xFFFFu : cols <= 16 ? 0u : (1u << (cols - 16)) - 1);
     for (int a = 0; a < 2; ++a) {
       const int oy = 2 * ty + a;
-      if (oy >= H) break;
-      __m512 y0 = _mm512_add_ps(bv, _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]));
-      __m512 y1 = _mm512_add_ps(bv, _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]));
+      if (oy >= OH) break;
+      __m512 y0, y1;
+      if constexpr (S == 1) {
+        y0 = _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]);
+        y1 = _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]);
+      } else {
+        y0 = _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][2]), s[a][3]);
+        y1 = _mm512_add_ps(_mm512_add_ps(s[a][1], s[a][3]), s[a][4]);
+      }
+      y0 = _mm512_add_ps(bv, y0);
+      y1 = _mm512_add_ps(bv, y1);
       if (act == ConvAct::silu) {
         y0 = silu16(y0);
         y1 = silu16(y1);
       }
-      float* yr = yk + int64_t(oy) * W + col0;
+      float* yr = yk + int64_t(oy) * OW + col0;
       __m512 r0 = _mm512_permutex2var_ps(y0, lo, y1), r1 = _mm512_permutex2var_ps(y0, hi, y1);
       if (accumulate) {
         r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(mlo, yr));
@@ -294,68 +409,73 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
   }
 #else
   for (int j = 0; j < n; ++j) {
-    float s[2][4];
-    for (int b = 0; b < 4; ++b) {
-      const float m0 = m[(0 * 4 + b) * xs + j], m1 = m[(1 * 4 + b) * xs + j];
-      const float m2 = m[(2 * 4 + b) * xs + j], m3 = m[(3 * 4 + b) * xs + j];
-      s[0][b] = m0 + m1 + m2;
-      s[1][b] = m1 - m2 - m3;
+    float s[2][A];
+    for (int b = 0; b < A; ++b) {
+      float r[A];
+      for (int i = 0; i < A; ++i) r[i] = m[(i * A + b) * xs + j];
+      if constexpr (S == 1) {
+        s[0][b] = r[0] + r[1] + r[2];
+        s[1][b] = r[1] - r[2] - r[3];
+      } else {
+        s[0][b] = r[0] + r[2] + r[3];
+        s[1][b] = r[1] + r[3] + r[4];
+      }
     }
     const int col = 2 * (tx0 + j);
     for (int a = 0; a < 2; ++a) {
       const int oy = 2 * ty + a;
-      if (oy >= H) break;
-      float y0 = bias + (s[a][0] + s[a][1] + s[a][2]);
-      float y1 = bias + (s[a][1] - s[a][2] - s[a][3]);
+      if (oy >= OH) break;
+      float y0, y1;
+      if constexpr (S == 1) {
+        y0 = s[a][0] + s[a][1] + s[a][2];
+        y1 = s[a][1] - s[a][2] - s[a][3];
+      } else {
+        y0 = s[a][0] + s[a][2] + s[a][3];
+        y1 = s[a][1] + s[a][3] + s[a][4];
+      }
+      y0 += bias;
+      y1 += bias;
       if (act == ConvAct::silu) {
         y0 = y0 * sigmoid_fast(y0);
         y1 = y1 * sigmoid_fast(y1);
       }
-      float* yr = yk + int64_t(oy) * W + col;
+      float* yr = yk + int64_t(oy) * OW + col;
       yr[0] = accumulate ? yr[0] + y0 : y0;
-      if (col + 1 < W) yr[1] = accumulate ? yr[1] + y1 : y1;
+      if (col + 1 < OW) yr[1] = accumulate ? yr[1] + y1 : y1;
     }
   }
 #endif
 }
 
 // y[k][2ty+a][2tx+b] = act(bias[k] + (A^T m A)[a][b]) for rows k = r0 .. r0+m-1 and tiles
-// t0 .. t0+nt-1 of one image (y: [K, H, W]); M[(xi*ldm + i)*kNR + j] = m[xi] of row r0+i, tile
-// t0+j. Outputs past the image's last row / column (odd H or W) are dropped.
-inline void output_transform(const float* M, int ldm, int r0, int m, const float* bias,
-                             ConvAct act, bool accumulate, float* y, int H, int W, int TW,
-                             int64_t t0, int nt) {
+// t0 .. t0+nt-1 of one image (y: [K, OH, OW]); M[(xi*ldm + i)*kNR + j] = m[xi] of row r0+i,
+// tile t0+j. Outputs past the last row / column (odd OH or OW) are dropped.
+template <int S>
+void output_transform(const float* M, int ldm, int r0, int m, const float* bias, ConvAct act,
+                      bool accumulate, float* y, int OH, int OW, int TW, int64_t t0, int nt) {
   const int ty0 = int(t0 / TW), ty1 = int((t0 + nt - 1) / TW);
   const int64_t xs = int64_t(ldm) * kNR;
   for (int i = 0; i < m; ++i) {
     const int k = r0 + i;
     const float* mi = M + int64_t(i) * kNR;
-    float* yk = y + int64_t(k) * H * W;
+    float* yk = y + int64_t(k) * OH * OW;
     for (int ty = ty0; ty <= ty1; ++ty) {
       const int txa = ty == ty0 ? int(t0 % TW) : 0;
       const int txb = ty == ty1 ? int((t0 + nt - 1) % TW) + 1 : TW;
       const int j0 = int(int64_t(ty) * TW + txa - t0);
-      output_segment(mi + j0, xs, bias ? bias[k] : 0.f, act, accumulate, yk, H, W, ty, txa,
-                     txb - txa);
+      output_segment<S>(mi + j0, xs, bias ? bias[k] : 0.f, act, accumulate, yk, OH, OW, ty, txa,
+                        txb - txa);
     }
   }
 }
 
-}  // namespace detail
-
-// y = act(conv(x, w) + b) for a 3x3, stride-1, pad-1 convolution, from U packed by
-// pack_weights (same C and K). Overwrites y [N, K, H, W]; accumulate = true adds conv(x, w) + b
-// to it instead (act must then be none).
-inline void forward(const Conv2dParams& p, const float* x, const float* u, const float* b,
-                    float* y, ConvAct act = ConvAct::none, bool accumulate = false) {
-  YOLITE_CHECK(p.R == 3 && p.S == 3 && p.stride == 1 && p.pad == 1,
-               "winograd::forward: needs a 3x3 stride-1 pad-1 convolution, got ", p.R, "x", p.S,
-               " stride ", p.stride, " pad ", p.pad);
-  YOLITE_CHECK(!(accumulate && act != ConvAct::none),
-               "winograd::forward: an activation cannot be applied to an accumulated output");
+template <int S>
+void forward_s(const Conv2dParams& p, const float* x, const float* u, const float* b, float* y,
+               ConvAct act, bool accumulate) {
+  constexpr int NXI = alpha_of(S) * alpha_of(S);
   const Plan f = plan(p);
-  const int C = p.C, K = p.K, H = p.H, W = p.W;
-  const int TH = (H + 1) / 2, TW = (W + 1) / 2;
+  const int C = p.C, K = p.K, H = p.H, W = p.W, OH = p.OH(), OW = p.OW();
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2;
   const int64_t T = int64_t(TH) * TW;
   const int64_t nblk = fast::detail::ceil_div(T, kTiles);
   const int64_t items0 = p.N * nblk;
@@ -369,8 +489,8 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
                          : int(std::min<int64_t>(f.mpan, threads));
   const int rows_per_part = int(fast::detail::ceil_div(f.mpan, mparts)) * kMR;
   const int64_t xi_stride = f.Mpad * C;
-  const size_t nv = size_t(16) * C * kNR, nm = size_t(16) * rows_per_part * kNR;
-  const int64_t CHW = int64_t(C) * H * W, KHW = int64_t(K) * H * W;
+  const size_t nv = size_t(NXI) * C * kNR, nm = size_t(NXI) * rows_per_part * kNR;
+  const int64_t CHW = int64_t(C) * H * W, KOHW = int64_t(K) * OH * OW;
   const bool shared = mparts > 1;
   float* vshared = shared ? gemm::scratch(7, nv * size_t(items0)) : nullptr;
   constexpr int kGroup = 16;  // channels per prologue job
@@ -387,8 +507,8 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
         int64_t t0;
         int nt;
         tiles(i % nblk, t0, nt);
-        detail::input_transform(x + n * CHW, C, c0, std::min(C, c0 + kGroup), H, W, TW, t0, nt,
-                                vshared + size_t(i) * nv);
+        input_transform<S>(x + n * CHW, C, c0, std::min(C, c0 + kGroup), H, W, TW, t0, nt,
+                           vshared + size_t(i) * nv);
       },
       items0 * mparts, shared ? 0 : nv, nm, 0,
       [&](int64_t it, float* Vown, float* M, float*) {
@@ -403,8 +523,8 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
         if (shared)
           V = vshared + size_t(it % items0) * nv;
         else
-          detail::input_transform(x + n * CHW, C, 0, C, H, W, TW, t0, nt, Vown);
-        for (int xi = 0; xi < 16; ++xi)
+          input_transform<S>(x + n * CHW, C, 0, C, H, W, TW, t0, nt, Vown);
+        for (int xi = 0; xi < NXI; ++xi)
           for (int c0 = 0; c0 < C; c0 += f.kc) {
             const int kcb = std::min(f.kc, C - c0);
             const float* bp = V + (int64_t(xi) * C + c0) * kNR;
@@ -415,9 +535,27 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
                                  std::min(kMR, m - i0), nt, /*accumulate=*/c0 > 0, nullptr);
             }
           }
-        detail::output_transform(M, rows_per_part, r0, m, b, act, accumulate, y + n * KHW, H, W,
-                                 TW, t0, nt);
+        output_transform<S>(M, rows_per_part, r0, m, b, act, accumulate, y + n * KOHW, OH, OW,
+                            TW, t0, nt);
       });
+}
+
+}  // namespace detail
+
+// y = act(conv(x, w) + b) for a 3x3, pad-1 convolution of stride 1 or 2, from U packed by
+// pack_weights (same C, K and stride). Overwrites y [N, K, OH, OW]; accumulate = true adds
+// conv(x, w) + b to it instead (act must then be none).
+inline void forward(const Conv2dParams& p, const float* x, const float* u, const float* b,
+                    float* y, ConvAct act = ConvAct::none, bool accumulate = false) {
+  YOLITE_CHECK(p.R == 3 && p.S == 3 && (p.stride == 1 || p.stride == 2) && p.pad == 1,
+               "winograd::forward: needs a 3x3 pad-1 convolution of stride 1 or 2, got ", p.R,
+               "x", p.S, " stride ", p.stride, " pad ", p.pad);
+  YOLITE_CHECK(!(accumulate && act != ConvAct::none),
+               "winograd::forward: an activation cannot be applied to an accumulated output");
+  if (p.stride == 1)
+    detail::forward_s<1>(p, x, u, b, y, act, accumulate);
+  else
+    detail::forward_s<2>(p, x, u, b, y, act, accumulate);
 }
 
 // ---- unpacked entry points (training: the weights change every step) -------------------------
@@ -436,6 +574,7 @@ inline void forward_unpacked(const Conv2dParams& p, const float* x, const float*
 // transposed in channels), itself a 3x3 stride-1 pad-1 convolution from K to C channels.
 inline void backward_input(const Conv2dParams& p, const float* dy, const float* w, float* dx,
                            bool accumulate) {
+  YOLITE_CHECK(p.stride == 1, "winograd::backward_input: stride 1 only, got ", p.stride);
   Conv2dParams q = p;
   q.C = p.K, q.K = p.C;
   float* u = gemm::scratch(6, size_t(packed_size(q)));
