@@ -151,6 +151,35 @@ TEST_SUITE("model") {
     CHECK(std::equal(anc.begin(), anc.end(), m->detect().anchors.begin()));
   }
 
+  TEST_CASE("Detect::decode_above: the rows of decode() with objectness above the threshold") {
+    auto m = model::make_yolov5("n", 3, 5);
+    Rng rng(12);
+    std::vector<Tensor<float>> raw;
+    for (auto [ny, nx] : {std::pair<int, int>{8, 6}, {4, 3}, {2, 2}}) {
+      Tensor<float> r({2, 3 * 8, ny, nx});
+      for (auto& v : r) v = float(rng.uniform(-4.0, 4.0));
+      raw.push_back(r);
+    }
+    const Tensor<float> all = m->detect().decode(raw);  // [2, N, 8]
+    for (int64_t b = 0; b < 2; ++b)
+      for (float t : {0.0f, 0.25f, 0.9f, 1.0f}) {
+        CAPTURE(b);
+        CAPTURE(t);
+        const Tensor<float> above = m->detect().decode_above(raw, b, t);
+        std::vector<float> want;
+        for (int64_t r = 0; r < all.size(1); ++r)
+          if (all.at(b, r, 4) > t)
+            for (int64_t k = 0; k < 8; ++k) want.push_back(all.at(b, r, k));
+        REQUIRE(above.numel() == int64_t(want.size()));
+        REQUIRE((above.numel() == 0 || above.size(1) == 8));
+        int bad = 0;
+        for (int64_t i = 0; i < above.numel(); ++i)
+          bad += !(std::fabs(above[i] - want[size_t(i)]) <= 1e-6f * (1 + std::fabs(want[size_t(i)])));
+        CHECK(bad == 0);
+      }
+    CHECK_THROWS_AS(m->detect().decode_above(raw, 2, 0.5f), Error);
+  }
+
   TEST_CASE("train mode returns raw maps and records a graph; eval decodes") {
     auto m = model::make_yolov5("n", 2, 3);
     Rng rng(9);

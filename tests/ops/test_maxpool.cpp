@@ -23,6 +23,10 @@ void compare(const ops::Pool2dParams& p, const std::vector<float>& x, Rng& rng) 
   ops::ref::max_pool2d_forward(p, x.data(), yr.data(), idr.data());
   CHECK(std::memcmp(yf.data(), yr.data(), out * sizeof(float)) == 0);
   CHECK(idf == idr);
+  // values only (idx == nullptr, the inference path): the same values
+  std::vector<float> yv(out, std::nanf(""));
+  ops::max_pool2d_forward<float>(p, x.data(), yv.data(), nullptr);
+  CHECK(std::memcmp(yv.data(), yr.data(), out * sizeof(float)) == 0);
   bool in_range = true;
   for (int32_t i : idf) in_range = in_range && i >= 0 && i < p.H * p.W;
   CHECK(in_range);
@@ -41,7 +45,8 @@ TEST_SUITE("ops") {
     struct Case { int N, C, H, W, k, s, pad; };
     for (Case cs : {Case{1, 3, 5, 7, 5, 1, 2}, Case{3, 5, 5, 7, 3, 2, 1}, Case{3, 3, 5, 7, 2, 2, 0},
                     Case{1, 5, 1, 1, 1, 1, 0}, Case{3, 13, 21, 19, 5, 1, 2}, Case{2, 17, 20, 20, 5, 1, 2},
-                    Case{1, 3, 9, 11, 4, 3, 2}, Case{1, 2, 3, 3, 5, 1, 2}}) {
+                    Case{1, 3, 9, 11, 4, 3, 2}, Case{1, 2, 3, 3, 5, 1, 2},
+                    Case{1, 256, 10, 10, 5, 1, 2}}) {  // SPPF at 320 px: planes in parallel
       CAPTURE(cs.N);
       CAPTURE(cs.C);
       CAPTURE(cs.H);

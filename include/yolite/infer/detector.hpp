@@ -90,13 +90,15 @@ class Detector {
       NoGradGuard ng;
       FlushDenormalsGuard ftz;
       ops::PrecisionGuard prec(opt_.bf16 ? ops::Precision::bf16 : ops::Precision::fp32);
-      pred = model_->detect().decode(model_->forward_raw(Var<float>(x)));
+      // only the rows NMS can keep (objectness above conf_thres) are decoded
+      pred = model_->detect().decode_above(model_->forward_raw(Var<float>(x)), 0,
+                                           opt_.conf_thres);
     }
     auto t2 = clock::now();
     NmsOptions n;
     n.conf_thres = opt_.conf_thres, n.iou_thres = opt_.iou_thres, n.max_det = opt_.max_det;
     n.classes = opt_.classes, n.agnostic = opt_.agnostic_nms;
-    auto dets = non_max_suppression(pred.data(), pred.size(1), int(pred.size(2)), n);
+    auto dets = non_max_suppression(pred.data(), pred.size(0), int(pred.size(1)), n);
     for (auto& d : dets) d = lb.info.to_original(d);
     auto t3 = clock::now();
     if (timing) {

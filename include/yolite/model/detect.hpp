@@ -3,6 +3,7 @@
 //   model::Detect<float> det(nc, anchors_px, {64, 128, 256}, {8, 16, 32});
 //   std::vector<Var<float>> raw = det.forward_raw({p3, p4, p5});  // [B, na*no, ny, nx] each
 //   Tensor<float> y = det.decode(raw);                               // [B, N, no]
+//   Tensor<float> c = det.decode_above(raw, /*image=*/0, 0.25f);    // rows with obj > 0.25
 //
 // no = 5 + nc outputs per anchor; the conv of level l has na*no channels laid out as
 // channel = a*no + k, k in (x, y, w, h, obj, cls...). to_yolov5_layout() views a raw map as
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "../core/parallel.hpp"
@@ -116,6 +118,52 @@ class Detect : public nn::Module<T> {
       }
     });
     return y;
+  }
+
+  // The rows of decode(raw) for image b whose objectness (column 4, a sigmoid) is above
+  // obj_thres, in decode's row order, [M, no] -- without decoding the other rows. Detection
+  // keeps only such rows (non_max_suppression's first test), and at a usual conf_thres they
+  // are a few hundred of decode's 25200 rows at 640 px, so this skips most of the work.
+  Tensor<T> decode_above(const std::vector<Tensor<T>>& raw, int64_t b, T obj_thres) const {
+    YOLITE_CHECK(int(raw.size()) == nl, "Detect::decode_above: expects ", nl, " maps, got ",
+                 raw.size());
+    const int64_t B = raw[0].size(0);
+    YOLITE_CHECK(b >= 0 && b < B, "Detect::decode_above: image ", b, " of a batch of ", B);
+    std::vector<std::pair<int, int64_t>> hits;  // (level, a*plane + cell), decode's row order
+    for (int l = 0; l < nl; ++l) {
+      const Tensor<T>& r = raw[l];
+      YOLITE_CHECK(r.ndim() == 4 && r.size(0) == B && r.size(1) == na * no,
+                   "Detect::decode_above: map ", l, " must be [", B, ", ", na * no,
+                   ", ny, nx], got ", r.shape().str());
+      const int64_t plane = r.size(2) * r.size(3);
+      for (int a = 0; a < na; ++a) {
+        const T* obj = r.data() + ((b * na + a) * no + 4) * plane;
+        for (int64_t i = 0; i < plane; ++i)
+          if (ops::sigmoid_fast(obj[i]) > obj_thres) hits.emplace_back(l, a * plane + i);
+      }
+    }
+    Tensor<T> y = Tensor<T>::uninit({int64_t(hits.size()), int64_t(no)});
+    for (size_t h = 0; h < hits.size(); ++h) {
+      const int l = hits[h].first;
+      const int64_t nx = raw[l].size(3), plane = raw[l].size(2) * nx;
+      const int64_t a = hits[h].second / plane, cell = hits[h].second % plane;
+      const int64_t gy = cell / nx, gx = cell % nx;
+      const T s = T(stride[l]);
+      const T aw = anchors[(l * na + a) * 2] * s, ah = anchors[(l * na + a) * 2 + 1] * s;
+      const T* src = raw[l].data() + (b * na + a) * no * plane + cell;
+      T* d = y.data() + int64_t(h) * no;
+      for (int k = 0; k < no; ++k) d[k] = ops::sigmoid_fast(src[int64_t(k) * plane]);
+      d[0] = (d[0] * T(2) + (T(gx) - T(0.5))) * s;  // as decode()
+      d[1] = (d[1] * T(2) + (T(gy) - T(0.5))) * s;
+      d[2] = (d[2] * T(2)) * (d[2] * T(2)) * aw;
+      d[3] = (d[3] * T(2)) * (d[3] * T(2)) * ah;
+    }
+    return y;
+  }
+  Tensor<T> decode_above(const std::vector<Var<T>>& raw, int64_t b, T obj_thres) const {
+    std::vector<Tensor<T>> t;
+    for (auto& r : raw) t.push_back(r.value());
+    return decode_above(t, b, obj_thres);
   }
 
   // A raw map [B, na*no, ny, nx] rearranged as YOLOv5's (B, na, ny, nx, no) (a copy).

@@ -29,6 +29,10 @@ Var<T> max_pool2d(const Var<T>& x, int k, int stride, int pad) {
                " (expected k, stride > 0, 0 <= pad <= k/2 and H, W + 2*pad >= k)");
   p.validate();
   Tensor<T> y = Tensor<T>::uninit({s[0], s[1], int64_t(p.OH()), int64_t(p.OW())});
+  if (!(grad_enabled() && x.requires_grad())) {  // no graph: no argmax indices to keep
+    ops::max_pool2d_forward<T>(p, x.value().data(), y.data(), nullptr);
+    return Var<T>(std::move(y));
+  }
   auto idx = std::make_shared<std::vector<int32_t>>(size_t(y.numel()));
   ops::max_pool2d_forward(p, x.value().data(), y.data(), idx->data());
   return make_result<T>(std::move(y), {x}, "max_pool2d", [p, idx](Node<T>& self) {

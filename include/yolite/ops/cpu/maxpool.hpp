@@ -2,6 +2,7 @@
 //
 //   ops::Pool2dParams p{N, C, H, W, k, stride, pad};
 //   ops::max_pool2d_forward(p, x, y, idx);    // y[N,C,OH,OW]; idx = argmax (h*W + w, in plane)
+//                                             // (idx = nullptr: values only)
 //   ops::max_pool2d_backward(p, dy, idx, dx); // dx[plane][idx] += dy    (ACCUMULATES)
 // OH = (H + 2*pad - k)/stride + 1 (floor, like PyTorch's ceil_mode=False); pad <= k/2 so
 // every window holds at least one real value. Ties go to the FIRST maximum in row-major
@@ -18,6 +19,8 @@
 #include <cstdint>
 #include <limits>
 #include <vector>
+
+#include <omp.h>
 
 #include "../../core/error.hpp"
 #include "elementwise.hpp"
@@ -77,7 +80,8 @@ namespace detail {
 // One plane of the separable max pool. Sizes come by value and the scratch rows are local, so
 // the compiler sees that no store aliases a loop bound and vectorises every inner loop over
 // ow (compare + blend of value and index). kUnit: stride 1 (SPPF), contiguous row reads.
-template <class T, bool kUnit>
+// kIdx = false (inference, ip == nullptr): values only, no argmax bookkeeping.
+template <class T, bool kUnit, bool kIdx>
 void max_pool_plane(const T* __restrict xp, T* __restrict yp, int32_t* __restrict ip, int H,
                     int W, int OH, int OW, int k, int st, int pad, T* __restrict row,
                     T* __restrict rmax, int32_t* __restrict rarg) {
@@ -90,15 +94,19 @@ void max_pool_plane(const T* __restrict xp, T* __restrict yp, int32_t* __restric
     for (int ow = 0; ow < OW; ++ow) {  // start at the window's first real column
       const int c0 = std::max(ow * step, pad);
       m[ow] = row[c0];
-      a[ow] = c0 - pad;
+      if constexpr (kIdx) a[ow] = c0 - pad;
     }
     for (int s = 1; s < k; ++s) {
       const int col = s - pad;
       for (int ow = 0; ow < OW; ++ow) {
         const T v = row[ow * step + s];
-        const bool gt = v > m[ow];
-        m[ow] = gt ? v : m[ow];
-        a[ow] = gt ? ow * step + col : a[ow];
+        if constexpr (kIdx) {
+          const bool gt = v > m[ow];
+          m[ow] = gt ? v : m[ow];
+          a[ow] = gt ? ow * step + col : a[ow];
+        } else {
+          m[ow] = v > m[ow] ? v : m[ow];
+        }
       }
     }
   }
@@ -106,43 +114,64 @@ void max_pool_plane(const T* __restrict xp, T* __restrict yp, int32_t* __restric
   for (int oh = 0; oh < OH; ++oh) {
     const int r0 = std::max(0, oh * step - pad), r1 = std::min(H, oh * step - pad + k);
     T* __restrict yo = yp + int64_t(oh) * OW;
-    int32_t* __restrict io = ip + int64_t(oh) * OW;
     const T* m0 = rmax + int64_t(r0) * OW;
-    const int32_t* a0 = rarg + int64_t(r0) * OW;
-    const int32_t base0 = r0 * W;
-    for (int ow = 0; ow < OW; ++ow) {
-      yo[ow] = m0[ow];
-      io[ow] = base0 + a0[ow];
-    }
-    for (int r = r0 + 1; r < r1; ++r) {
-      const T* mr = rmax + int64_t(r) * OW;
-      const int32_t* ar = rarg + int64_t(r) * OW;
-      const int32_t base = r * W;
-      for (int ow = 0; ow < OW; ++ow) {
-        const bool gt = mr[ow] > yo[ow];
-        yo[ow] = gt ? mr[ow] : yo[ow];
-        io[ow] = gt ? base + ar[ow] : io[ow];
+    for (int ow = 0; ow < OW; ++ow) yo[ow] = m0[ow];
+    if constexpr (kIdx) {
+      int32_t* __restrict io = ip + int64_t(oh) * OW;
+      const int32_t* a0 = rarg + int64_t(r0) * OW;
+      const int32_t base0 = r0 * W;
+      for (int ow = 0; ow < OW; ++ow) io[ow] = base0 + a0[ow];
+      for (int r = r0 + 1; r < r1; ++r) {
+        const T* mr = rmax + int64_t(r) * OW;
+        const int32_t* ar = rarg + int64_t(r) * OW;
+        const int32_t base = r * W;
+        for (int ow = 0; ow < OW; ++ow) {
+          const bool gt = mr[ow] > yo[ow];
+          yo[ow] = gt ? mr[ow] : yo[ow];
+          io[ow] = gt ? base + ar[ow] : io[ow];
+        }
+      }
+    } else {
+      for (int r = r0 + 1; r < r1; ++r) {
+        const T* mr = rmax + int64_t(r) * OW;
+        for (int ow = 0; ow < OW; ++ow) yo[ow] = mr[ow] > yo[ow] ? mr[ow] : yo[ow];
       }
     }
   }
 }
 }  // namespace detail
 
+// idx == nullptr: values only (inference; nothing to backpropagate).
 template <class T>
 void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int32_t* idx) {
   const int OH = p.OH(), OW = p.OW(), H = p.H, W = p.W, k = p.k, st = p.stride, pad = p.pad;
-  const int64_t in = int64_t(H) * W, out = int64_t(OH) * OW;
-  for_planes(int64_t(p.N) * p.C, in, [=](int64_t q) {
+  const int64_t in = int64_t(H) * W, out = int64_t(OH) * OW, P = int64_t(p.N) * p.C;
+  // a plane costs about k compares per input and per output element: parallel when that is
+  // worth a team (SPPF at 10x10: 256 planes of 100)
+  const bool par = P > 1 && P * (in + out) * k >= kMinParallelWork && !omp_in_parallel();
+#pragma omp parallel if (par)
+  {
+    // scratch rows once per thread, not per plane
     std::vector<T> row(size_t(W + 2 * pad + k), -std::numeric_limits<T>::infinity());
-    std::vector<T> rmax(size_t(in / W * OW));
-    std::vector<int32_t> rarg(rmax.size());
-    if (st == 1)
-      detail::max_pool_plane<T, true>(x + q * in, y + q * out, idx + q * out, H, W, OH, OW, k,
-                                      st, pad, row.data(), rmax.data(), rarg.data());
-    else
-      detail::max_pool_plane<T, false>(x + q * in, y + q * out, idx + q * out, H, W, OH, OW, k,
-                                       st, pad, row.data(), rmax.data(), rarg.data());
-  });
+    std::vector<T> rmax(size_t(H) * OW);
+    std::vector<int32_t> rarg(idx ? rmax.size() : 0);
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < P; ++q) {
+      int32_t* iq = idx ? idx + q * out : nullptr;
+      if (st == 1 && idx)
+        detail::max_pool_plane<T, true, true>(x + q * in, y + q * out, iq, H, W, OH, OW, k, st,
+                                              pad, row.data(), rmax.data(), rarg.data());
+      else if (st == 1)
+        detail::max_pool_plane<T, true, false>(x + q * in, y + q * out, iq, H, W, OH, OW, k, st,
+                                               pad, row.data(), rmax.data(), rarg.data());
+      else if (idx)
+        detail::max_pool_plane<T, false, true>(x + q * in, y + q * out, iq, H, W, OH, OW, k, st,
+                                               pad, row.data(), rmax.data(), rarg.data());
+      else
+        detail::max_pool_plane<T, false, false>(x + q * in, y + q * out, iq, H, W, OH, OW, k,
+                                                st, pad, row.data(), rmax.data(), rarg.data());
+    }
+  }
 }
 
 template <class T>
