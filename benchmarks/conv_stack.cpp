@@ -11,7 +11,10 @@
 // stem (layer 0) skips grad input on both sides, as in training. Each time is the median of
 // --runs runs (at least 5) after two warm-up runs, the variants (ours, libtorch NCHW, libtorch
 // channels_last) interleaved run by run; the sums of the best runs are printed too. Our backward kernels accumulate into existing gradient
-// buffers (that is their contract); libtorch allocates fresh ones.
+// buffers (that is their contract); libtorch allocates fresh ones. Ours go through the
+// ops::conv2d_* dispatch, so the 3x3 pad-1 forwards (stride 1 and 2) and the stride-1 input
+// gradients run the Winograd-style kernels of ops/cpu/conv2d_winograd.hpp, weights transformed
+// on every call as in training.
 #include <omp.h>
 
 #include <algorithm>

@@ -74,8 +74,9 @@ Var<T> conv2d(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int
 // act(conv2d(x, w, b)) for inference: when no graph is recorded (NoGradGuard, or nothing
 // requires grad) the activation runs inside the convolution as each output tile is finished --
 // no second pass over y -- and, for float in fp32, `packed` (weights prepared once by
-// ops::fast::pack_conv2d_weights from w) saves packing them on every call (and picks Winograd
-// for 3x3 stride-1 convolutions). With a graph it is conv2d(...) followed by silu() if asked.
+// ops::fast::pack_conv2d_weights from w) saves preparing them on every call (and holds the
+// Winograd form for 3x3 pad-1 convolutions of stride 1 or 2). With a graph it is conv2d(...)
+// followed by silu() if asked.
 template <class T>
 Var<T> conv2d_act(const Var<T>& x, const Var<T>& w, const Var<T>& b, int stride, int pad,
                   ops::ConvAct act, const ops::fast::PackedConvWeights* packed = nullptr) {
