@@ -108,14 +108,7 @@ class Detect : public nn::Module<T> {
       T* dst = y.data() + (b * N + level_offset[size_t(l)] + a * plane + gy * nx) * no;
       for (int k = 0; k < no; ++k)
         for (int64_t gx = 0; gx < nx; ++gx) dst[gx * no + k] = src[int64_t(k) * plane + gx];
-      for (int64_t gx = 0; gx < nx; ++gx) {
-        T* d = dst + gx * no;
-        // YOLOv5: xy = (s*2 + (grid - 0.5)) * stride; wh = (s*2)^2 * anchor_grid
-        d[0] = (d[0] * T(2) + (T(gx) - T(0.5))) * s;
-        d[1] = (d[1] * T(2) + (T(gy) - T(0.5))) * s;
-        d[2] = (d[2] * T(2)) * (d[2] * T(2)) * aw;
-        d[3] = (d[3] * T(2)) * (d[3] * T(2)) * ah;
-      }
+      for (int64_t gx = 0; gx < nx; ++gx) decode_box(dst + gx * no, gx, gy, s, aw, ah);
     });
     return y;
   }
@@ -153,10 +146,7 @@ class Detect : public nn::Module<T> {
       const T* src = raw[l].data() + (b * na + a) * no * plane + cell;
       T* d = y.data() + int64_t(h) * no;
       for (int k = 0; k < no; ++k) d[k] = ops::sigmoid_fast(src[int64_t(k) * plane]);
-      d[0] = (d[0] * T(2) + (T(gx) - T(0.5))) * s;  // as decode()
-      d[1] = (d[1] * T(2) + (T(gy) - T(0.5))) * s;
-      d[2] = (d[2] * T(2)) * (d[2] * T(2)) * aw;
-      d[3] = (d[3] * T(2)) * (d[3] * T(2)) * ah;
+      decode_box(d, gx, gy, s, aw, ah);
     }
     return y;
   }
@@ -164,6 +154,15 @@ class Detect : public nn::Module<T> {
     std::vector<Tensor<T>> t;
     for (auto& r : raw) t.push_back(r.value());
     return decode_above(t, b, obj_thres);
+  }
+
+  // The box of one row d (sigmoids already taken) of cell (gx, gy), stride s, anchor (aw, ah)
+  // in pixels. YOLOv5: xy = (s*2 + (grid - 0.5)) * stride; wh = (s*2)^2 * anchor_grid.
+  static void decode_box(T* d, int64_t gx, int64_t gy, T s, T aw, T ah) {
+    d[0] = (d[0] * T(2) + (T(gx) - T(0.5))) * s;
+    d[1] = (d[1] * T(2) + (T(gy) - T(0.5))) * s;
+    d[2] = (d[2] * T(2)) * (d[2] * T(2)) * aw;
+    d[3] = (d[3] * T(2)) * (d[3] * T(2)) * ah;
   }
 
   // A raw map [B, na*no, ny, nx] rearranged as YOLOv5's (B, na, ny, nx, no) (a copy).

@@ -183,44 +183,63 @@ inline void pack_weights(const Conv2dParams& p, const float* w, float* u) {
 
 namespace detail {
 
-#if defined(__AVX512F__)
-// V = B^T d B over 16 lanes (tiles); out[(i*a + j) * xs] receives element (i, j), lanes of m.
-template <int S>
-inline void bt_d_b(const __m512 (&d)[alpha_of(S)][alpha_of(S)], __mmask16 m, float* out,
-                   int64_t xs) {
-  constexpr int A = alpha_of(S);
-  __m512 t[A][A];  // B^T d: combinations of the rows of d
-  for (int j = 0; j < A; ++j) {
-    if constexpr (S == 1) {
-      t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-      t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-      t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-      t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-    } else {
-      t[0][j] = d[1][j];
-      t[1][j] = d[3][j];
-      t[2][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-      t[3][j] = d[2][j];
-      t[4][j] = _mm512_sub_ps(d[4][j], d[2][j]);
-    }
+// The transforms' combinations, written once for a float (portable path) and for __m512 (GCC's
+// and Clang's vector types have + and -): out = B^T in and (y0, y1) = A^T in, for one column
+// (or row) of a values.
+template <int S, class V>
+inline void bt_combine(const V (&in)[alpha_of(S)], V (&out)[alpha_of(S)]) {
+  if constexpr (S == 1) {
+    out[0] = in[0] - in[2];
+    out[1] = in[1] + in[2];
+    out[2] = in[2] - in[1];
+    out[3] = in[1] - in[3];
+  } else {
+    out[0] = in[1];
+    out[1] = in[3];
+    out[2] = in[0] - in[2];
+    out[3] = in[2];
+    out[4] = in[4] - in[2];
   }
-  for (int i = 0; i < A; ++i) {  // (B^T d) B: the same combinations of the columns
-    float* o = out + int64_t(i * A) * xs;
-    if constexpr (S == 1) {
-      _mm512_mask_storeu_ps(o, m, _mm512_sub_ps(t[i][0], t[i][2]));
-      _mm512_mask_storeu_ps(o + xs, m, _mm512_add_ps(t[i][1], t[i][2]));
-      _mm512_mask_storeu_ps(o + 2 * xs, m, _mm512_sub_ps(t[i][2], t[i][1]));
-      _mm512_mask_storeu_ps(o + 3 * xs, m, _mm512_sub_ps(t[i][1], t[i][3]));
-    } else {
-      _mm512_mask_storeu_ps(o, m, t[i][1]);
-      _mm512_mask_storeu_ps(o + xs, m, t[i][3]);
-      _mm512_mask_storeu_ps(o + 2 * xs, m, _mm512_sub_ps(t[i][0], t[i][2]));
-      _mm512_mask_storeu_ps(o + 3 * xs, m, t[i][2]);
-      _mm512_mask_storeu_ps(o + 4 * xs, m, _mm512_sub_ps(t[i][4], t[i][2]));
-    }
+}
+template <int S, class V>
+inline void at_combine(const V (&in)[alpha_of(S)], V& y0, V& y1) {
+  if constexpr (S == 1) {
+    y0 = in[0] + in[1] + in[2];
+    y1 = in[1] - in[2] - in[3];
+  } else {
+    y0 = in[0] + in[2] + in[3];
+    y1 = in[1] + in[3] + in[4];
   }
 }
 
+// v = B^T d B: the combination on the columns of d, then on the rows of the result.
+template <int S, class V>
+inline void bt_d_b(const V (&d)[alpha_of(S)][alpha_of(S)], V (&v)[alpha_of(S)][alpha_of(S)]) {
+  constexpr int A = alpha_of(S);
+  V t[A][A];
+  for (int j = 0; j < A; ++j) {
+    V col[A], out[A];
+    for (int i = 0; i < A; ++i) col[i] = d[i][j];
+    bt_combine<S>(col, out);
+    for (int i = 0; i < A; ++i) t[i][j] = out[i];
+  }
+  for (int i = 0; i < A; ++i) bt_combine<S>(t[i], v[i]);
+}
+
+// y = A^T m A (2 x 2) of one tile's a x a values m (m(i, j) gives element (i, j)).
+template <int S, class V, class Get>
+inline void at_m_a(Get&& m, V (&y)[2][2]) {
+  constexpr int A = alpha_of(S);
+  V s[2][A];  // A^T m
+  for (int b = 0; b < A; ++b) {
+    V col[A];
+    for (int i = 0; i < A; ++i) col[i] = m(i, b);
+    at_combine<S>(col, s[0][b], s[1][b]);
+  }
+  for (int a = 0; a < 2; ++a) at_combine<S>(s[a], y[a][0], y[a][1]);
+}
+
+#if defined(__AVX512F__)
 // lanes l of P[row][m0 + l], P = the row zero-padded by one column each side (P[m] = x[m-1])
 inline __m512 load_padded(const float* xrow, int W, int m0) {
   const int lo = m0 - 1;  // x column of lane 0
@@ -242,6 +261,10 @@ inline void input_segment(const float* const (&xr)[alpha_of(S)], int W, int tx0,
   constexpr int A = alpha_of(S);
 #if defined(__AVX512F__)
   const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+  const __m512i next1 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i by4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
   for (int c0 = 0; c0 < n; c0 += 16) {
     const int cnt = std::min(16, n - c0);
     const __mmask16 m = __mmask16(cnt >= 16 ? 0xFFFFu : (1u << cnt) - 1);
@@ -249,9 +272,6 @@ inline void input_segment(const float* const (&xr)[alpha_of(S)], int W, int tx0,
     __m512 d[A][A];
     for (int i = 0; i < A; ++i) {
       if constexpr (S == 1) {
-        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        const __m512i next1 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17);
         const __m512 a = load_padded(xr[i], W, p0), b = load_padded(xr[i], W, p0 + 16);
         const __m512 c = load_padded(xr[i], W, p0 + 32);
         d[i][0] = _mm512_permutex2var_ps(a, even, b);         // P[p0 + 2l]
@@ -264,58 +284,30 @@ inline void input_segment(const float* const (&xr)[alpha_of(S)], int W, int tx0,
         const __m512 c = load_padded(xr[i], W, p0 + 32), e = load_padded(xr[i], W, p0 + 48);
         const __m512 f = load_padded(xr[i], W, p0 + 64);
         for (int q = 0; q < 4; ++q) {
-          const __m512i idx = _mm512_and_si512(
-              _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48,
-                                                 52, 56, 60),
-                               _mm512_set1_epi32(q)),
-              _mm512_set1_epi32(31));
+          const __m512i idx = _mm512_add_epi32(by4, _mm512_set1_epi32(q));
           d[i][q] = _mm512_mask_blend_ps(__mmask16(0xFF00), _mm512_permutex2var_ps(a, idx, b),
                                          _mm512_permutex2var_ps(c, idx, e));
         }
         d[i][4] = _mm512_permutex2var_ps(d[i][0], next, f);  // P[p0 + 4l + 4]
       }
     }
-    bt_d_b<S>(d, m, v + c0, xs);
+    __m512 vv[A][A];
+    bt_d_b<S>(d, vv);
+    for (int i = 0; i < A; ++i)
+      for (int j = 0; j < A; ++j) _mm512_mask_storeu_ps(v + (i * A + j) * xs + c0, m, vv[i][j]);
   }
 #else
   for (int j = 0; j < n; ++j) {
     const int p0 = 2 * S * (tx0 + j);
-    float d[A][A];
+    float d[A][A], vv[A][A];
     for (int i = 0; i < A; ++i)
       for (int q = 0; q < A; ++q) {
         const int col = p0 + q - 1;
         d[i][q] = (xr[i] && col >= 0 && col < W) ? xr[i][col] : 0.f;
       }
-    float t[A][A];
-    for (int q = 0; q < A; ++q) {
-      if constexpr (S == 1) {
-        t[0][q] = d[0][q] - d[2][q];
-        t[1][q] = d[1][q] + d[2][q];
-        t[2][q] = d[2][q] - d[1][q];
-        t[3][q] = d[1][q] - d[3][q];
-      } else {
-        t[0][q] = d[1][q];
-        t[1][q] = d[3][q];
-        t[2][q] = d[0][q] - d[2][q];
-        t[3][q] = d[2][q];
-        t[4][q] = d[4][q] - d[2][q];
-      }
-    }
-    for (int i = 0; i < A; ++i) {
-      float* o = v + int64_t(i * A) * xs + j;
-      if constexpr (S == 1) {
-        o[0] = t[i][0] - t[i][2];
-        o[xs] = t[i][1] + t[i][2];
-        o[2 * xs] = t[i][2] - t[i][1];
-        o[3 * xs] = t[i][1] - t[i][3];
-      } else {
-        o[0] = t[i][1];
-        o[xs] = t[i][3];
-        o[2 * xs] = t[i][0] - t[i][2];
-        o[3 * xs] = t[i][2];
-        o[4 * xs] = t[i][4] - t[i][2];
-      }
-    }
+    bt_d_b<S>(d, vv);
+    for (int i = 0; i < A; ++i)
+      for (int q = 0; q < A; ++q) v[(i * A + q) * xs + j] = vv[i][q];
   }
 #endif
 }
@@ -351,8 +343,7 @@ void input_transform(const float* x, int C, int cbegin, int cend, int H, int W, 
 
 // One output row segment: tiles tx = tx0 .. tx0+n-1 of tile row ty, output channel plane yk
 // [OH, OW]; m[xi*xs + j] = transform xi of tile tx0 + j. Y = A^T m A + bias, then act (or
-// added to yk when accumulating). A^T m: stride 1 rows m0 + m1 + m2, m1 - m2 - m3; stride 2
-// rows m0 + m2 + m3, m1 + m3 + m4; Y = (A^T m) A: the same on the columns.
+// added to yk when accumulating).
 template <int S>
 inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, bool accumulate,
                            float* yk, int OH, int OW, int ty, int tx0, int n) {
@@ -364,18 +355,9 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
   for (int c0 = 0; c0 < n; c0 += 16) {
     const int cnt = std::min(16, n - c0);
     const __mmask16 mk = __mmask16(cnt >= 16 ? 0xFFFFu : (1u << cnt) - 1);
-    __m512 s[2][A];
-    for (int b = 0; b < A; ++b) {
-      __m512 r[A];
-      for (int i = 0; i < A; ++i) r[i] = _mm512_maskz_loadu_ps(mk, m + (i * A + b) * xs + c0);
-      if constexpr (S == 1) {
-        s[0][b] = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);
-        s[1][b] = _mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]);
-      } else {
-        s[0][b] = _mm512_add_ps(_mm512_add_ps(r[0], r[2]), r[3]);
-        s[1][b] = _mm512_add_ps(_mm512_add_ps(r[1], r[3]), r[4]);
-      }
-    }
+    __m512 y[2][2];
+    at_m_a<S>([&](int i, int b) { return _mm512_maskz_loadu_ps(mk, m + (i * A + b) * xs + c0); },
+              y);
     const int col0 = 2 * (tx0 + c0);
     const int cols = std::min(2 * cnt, OW - col0);  // outputs of this chunk inside the row
     const __mmask16 mlo = __mmask16(cols >= 16 ? 0xFFFFu : (1u << cols) - 1);
@@ -383,16 +365,7 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
     for (int a = 0; a < 2; ++a) {
       const int oy = 2 * ty + a;
       if (oy >= OH) break;
-      __m512 y0, y1;
-      if constexpr (S == 1) {
-        y0 = _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]);
-        y1 = _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]);
-      } else {
-        y0 = _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][2]), s[a][3]);
-        y1 = _mm512_add_ps(_mm512_add_ps(s[a][1], s[a][3]), s[a][4]);
-      }
-      y0 = _mm512_add_ps(bv, y0);
-      y1 = _mm512_add_ps(bv, y1);
+      __m512 y0 = _mm512_add_ps(bv, y[a][0]), y1 = _mm512_add_ps(bv, y[a][1]);
       if (act == ConvAct::silu) {
         y0 = silu16(y0);
         y1 = silu16(y1);
@@ -409,32 +382,13 @@ inline void output_segment(const float* m, int64_t xs, float bias, ConvAct act, 
   }
 #else
   for (int j = 0; j < n; ++j) {
-    float s[2][A];
-    for (int b = 0; b < A; ++b) {
-      float r[A];
-      for (int i = 0; i < A; ++i) r[i] = m[(i * A + b) * xs + j];
-      if constexpr (S == 1) {
-        s[0][b] = r[0] + r[1] + r[2];
-        s[1][b] = r[1] - r[2] - r[3];
-      } else {
-        s[0][b] = r[0] + r[2] + r[3];
-        s[1][b] = r[1] + r[3] + r[4];
-      }
-    }
+    float y[2][2];
+    at_m_a<S>([&](int i, int b) { return m[(i * A + b) * xs + j]; }, y);
     const int col = 2 * (tx0 + j);
     for (int a = 0; a < 2; ++a) {
       const int oy = 2 * ty + a;
       if (oy >= OH) break;
-      float y0, y1;
-      if constexpr (S == 1) {
-        y0 = s[a][0] + s[a][1] + s[a][2];
-        y1 = s[a][1] - s[a][2] - s[a][3];
-      } else {
-        y0 = s[a][0] + s[a][2] + s[a][3];
-        y1 = s[a][1] + s[a][3] + s[a][4];
-      }
-      y0 += bias;
-      y1 += bias;
+      float y0 = bias + y[a][0], y1 = bias + y[a][1];
       if (act == ConvAct::silu) {
         y0 = y0 * sigmoid_fast(y0);
         y1 = y1 * sigmoid_fast(y1);

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <omp.h>
@@ -157,19 +158,17 @@ void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int32_t* idx) {
     std::vector<int32_t> rarg(idx ? rmax.size() : 0);
 #pragma omp for schedule(static)
     for (int64_t q = 0; q < P; ++q) {
-      int32_t* iq = idx ? idx + q * out : nullptr;
-      if (st == 1 && idx)
-        detail::max_pool_plane<T, true, true>(x + q * in, y + q * out, iq, H, W, OH, OW, k, st,
-                                              pad, row.data(), rmax.data(), rarg.data());
-      else if (st == 1)
-        detail::max_pool_plane<T, true, false>(x + q * in, y + q * out, iq, H, W, OH, OW, k, st,
-                                               pad, row.data(), rmax.data(), rarg.data());
-      else if (idx)
-        detail::max_pool_plane<T, false, true>(x + q * in, y + q * out, iq, H, W, OH, OW, k, st,
-                                               pad, row.data(), rmax.data(), rarg.data());
+      auto plane = [&](auto unit, auto with_idx) {
+        detail::max_pool_plane<T, decltype(unit)::value, decltype(with_idx)::value>(
+            x + q * in, y + q * out, idx ? idx + q * out : nullptr, H, W, OH, OW, k, st, pad,
+            row.data(), rmax.data(), rarg.data());
+      };
+      using Yes = std::true_type;
+      using No = std::false_type;
+      if (st == 1)
+        idx ? plane(Yes{}, Yes{}) : plane(Yes{}, No{});
       else
-        detail::max_pool_plane<T, false, false>(x + q * in, y + q * out, iq, H, W, OH, OW, k,
-                                                st, pad, row.data(), rmax.data(), rarg.data());
+        idx ? plane(No{}, Yes{}) : plane(No{}, No{});
     }
   }
 }
