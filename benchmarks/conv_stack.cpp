@@ -388,7 +388,7 @@ int main(int argc, char** argv) {
     torchcl_sum.fwd += tcl.fwd * c.mult, torchcl_sum.all += tcl.all * c.mult;
   }
   auto gf = [](double fl, double ms) { return fl / (ms * 1e-3) * 1e-9; };
-  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  [[maybe_unused]] auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   std::printf("\nTOTAL forward: yolite %.1f ms (%.1f GFLOP/s, %.1f%% of peak)", ours_sum.fwd,
               gf(double(total_flops_fwd), ours_sum.fwd),
               100 * gf(double(total_flops_fwd), ours_sum.fwd) / peak);

@@ -6,7 +6,9 @@
 # (-DYOLITE_SANITIZE=address,undefined, -O1, no benchmarks/examples, build-asan/) and run
 # suites again there: any sanitizer report fails the run. Where nvcc is installed, the CUDA
 # kernels and their tests are compiled too (-DYOLITE_CUDA=ON, warnings as errors); without a GPU
-# they report "skipped".
+# they report "skipped". Then the kernel suites (ops, data, nn, autograd) are built a second time
+# for -march=x86-64-v3 (AVX2, no AVX-512) and run, so the portable code paths are tested on every
+# run whatever CPU CI lands on (build-x86-64-v3/; YOLITE_TEST_PORTABLE=0 skips it).
 #
 #   bash scripts/test.sh                                # Release + the parsers under ASan+UBSan
 #   YOLITE_TEST_SANITIZE=full bash scripts/test.sh      # Release + the WHOLE suite under ASan+UBSan
@@ -28,7 +30,9 @@ case "$SAN" in 0|parsers|full) ;; *) echo "test.sh: YOLITE_TEST_SANITIZE must be
 T0=$SECONDS
 
 if [ "$REL" != 0 ]; then
-  bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"
+  # qemu-user: cli_cpu_check runs the build on an emulated older CPU
+  YOLITE_EXTRA_PACKAGES="qemu-user ${YOLITE_EXTRA_PACKAGES:-}" \
+    bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"
   NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
   if [ -x "$NVCC" ] && [ "${YOLITE_SKIP_CUDA:-0}" != 1 ]; then
     echo "== CUDA build (nvcc $("$NVCC" --version | tail -n 1))"
@@ -40,6 +44,16 @@ if [ "$REL" != 0 ]; then
   fi
   echo "== test suites ($((SECONDS - T0)) s so far)"
   (cd "$BUILD" && ctest --output-on-failure -j 2 --timeout 900)
+fi
+
+if [ "${YOLITE_TEST_PORTABLE:-1}" != 0 ]; then
+  V3_BUILD="$BUILD-x86-64-v3"
+  echo "== kernel suites built for x86-64-v3 (AVX2, no AVX-512) ($((SECONDS - T0)) s so far)"
+  cmake -S "$ROOT" -B "$V3_BUILD" -DCMAKE_BUILD_TYPE=Release -DYOLITE_ARCH=x86-64-v3 -DYOLITE_WERROR=ON \
+    -DYOLITE_BUILD_BENCHMARKS=OFF -DYOLITE_BUILD_EXAMPLES=OFF -DYOLITE_BUILD_TOOLS=OFF "$@" \
+    > "$V3_BUILD.configure.log" 2>&1 || { cat "$V3_BUILD.configure.log"; exit 1; }
+  cmake --build "$V3_BUILD" -j "$(nproc)" --target test_ops test_data test_nn test_autograd
+  (cd "$V3_BUILD" && ctest --output-on-failure -j 2 --timeout 900 -R '^(ops|data|nn|autograd)$')
 fi
 
 if [ "$SAN" != 0 ]; then

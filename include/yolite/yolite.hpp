@@ -41,6 +41,9 @@
 // only per-thread setting is autograd's grad mode (NoGradGuard). Errors are yolite::Error.
 #pragma once
 
+#include "version.hpp"
+
+#include "core/cpu.hpp"
 #include "core/error.hpp"
 #include "core/image.hpp"
 #include "core/parallel.hpp"
