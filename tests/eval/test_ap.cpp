@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstdint>
 #include <doctest/doctest.h>
 
 #include <yolite/eval/ap.hpp>
@@ -58,7 +60,7 @@ TEST_SUITE("eval") {
     CHECK(m.per_class[0].p > 0.6);
   }
 
-  TEST_CASE("match_image: same class only, best IoU first, each box used once, per threshold") {
+  TEST_CASE("match_image: same class only, each label used once, per threshold") {
     std::vector<GtBox> g{gt(0, 0, 10, 10, 0), gt(20, 20, 30, 30, 1)};
     std::vector<Detection> d{det(0, 0, 10, 10, 0.9f, 0),    // perfect
                              det(0, 0, 10, 9, 0.8f, 0),     // IoU 0.9 with the same gt: duplicate
@@ -72,6 +74,132 @@ TEST_SUITE("eval") {
     CHECK(m[2].tp[4]);   // threshold 0.70
     CHECK_FALSE(m[2].tp[5]);  // 0.75
     CHECK_FALSE(m[3].tp[0]);
+  }
+
+  // The case that separates val.py's rule from greedy-by-IoU: the label's TP is its
+  // highest-SCORING detection among those that pick it, not its best-overlapping one.
+  TEST_CASE("match_image: the confident box wins over a low-score near-duplicate with more IoU") {
+    std::vector<GtBox> g{gt(0, 0, 100, 100, 0)};
+    std::vector<Detection> d{det(0, 0, 100, 80, 0.9f, 0),   // A: IoU 0.80
+                             det(0, 0, 100, 95, 0.1f, 0)};  // B: IoU 0.95
+    auto m = match_image(d, g);
+    for (int t = 0; t < kNumIou; ++t) {
+      CAPTURE(t);
+      if (t <= 5) CHECK(m[0].tp[size_t(t)]);        // 0.50 .. 0.75: A is the TP
+      if (t >= 7) CHECK_FALSE(m[0].tp[size_t(t)]);  // 0.85 .. 0.95: A is below the threshold
+      CHECK(m[1].tp[size_t(t)] == !m[0].tp[size_t(t)]);  // B takes the label exactly where A cannot
+    }
+    CHECK(m[0].tp[0]);
+    CHECK_FALSE(m[1].tp[0]);
+    CHECK_FALSE(m[0].tp[7]);  // 0.85: A is out, B (0.95) is the TP
+    CHECK(m[1].tp[7]);
+    CHECK(m[1].tp[9]);
+  }
+
+  TEST_CASE("match_image: a detection whose best label is taken gets no fallback") {
+    // L0 and L1 of one class; A (0.9) and B (0.8) both overlap L0 best. B also overlaps the
+    // free L1 at IoU 0.6, but val.py keeps only each detection's best label: B is a FP.
+    std::vector<GtBox> g{gt(0, 0, 100, 100, 0), gt(0, 40, 100, 140, 0)};
+    std::vector<Detection> d{det(0, 0, 100, 95, 0.9f, 0),   // L0 0.95, L1 0.55/1.05 -> L0
+                             det(0, 10, 100, 110, 0.8f, 0)}; // L0 0.818, L1 0.5385 -> L0
+    REQUIRE(iou_valpy(g[1], d[1]) > 0.5f);
+    REQUIRE(iou_valpy(g[0], d[1]) > iou_valpy(g[1], d[1]));
+    auto m = match_image(d, g);
+    CHECK(m[0].tp[0]);
+    CHECK_FALSE(m[1].tp[0]);  // greedy-by-IoU with fallback would give B -> L1 here
+    // At 0.75 both still pick L0; A takes it. At 0.85 B (0.818) has no candidate at all.
+    CHECK(m[0].tp[5]);
+    CHECK_FALSE(m[1].tp[5]);
+  }
+
+  TEST_CASE("match_image: the order of detections decides, not their IoU") {
+    // Same two detections as above but the low-score one listed first: NMS order is score
+    // order, and the first in that order that picks a label takes it.
+    std::vector<GtBox> g{gt(0, 0, 100, 100, 0)};
+    std::vector<Detection> d{det(0, 0, 100, 95, 0.7f, 0), det(0, 0, 100, 80, 0.6f, 0)};
+    auto m = match_image(d, g);
+    for (int t = 0; t < kNumIou; ++t) CHECK_FALSE(m[1].tp[size_t(t)]);
+    for (int t = 0; t < kNumIou; ++t) CHECK(m[0].tp[size_t(t)]);
+  }
+
+  // A literal transcription of val.py's numpy steps (candidate rows, sort by IoU and reverse,
+  // np.unique on the detection column, np.unique on the label column), checked against
+  // match_image on random crowded scenes with several labels and classes.
+  TEST_CASE("match_image: equals a literal transcription of process_batch on random scenes") {
+    struct Row { int label, det; float iou; };
+    auto unique_first = [](const std::vector<Row>& rows, bool by_det) {
+      // np.unique(col, return_index=True)[1]: the first row of each value, ordered by value
+      std::vector<Row> out;
+      std::vector<int> keys;
+      for (const Row& r : rows) keys.push_back(by_det ? r.det : r.label);
+      std::vector<int> sorted = keys;
+      std::sort(sorted.begin(), sorted.end());
+      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+      for (int k : sorted)
+        for (size_t i = 0; i < rows.size(); ++i)
+          if (keys[i] == k) { out.push_back(rows[i]); break; }
+      return out;
+    };
+    uint32_t state = 12345;
+    auto rnd = [&](float lo, float hi) {
+      state = state * 1664525u + 1013904223u;
+      return lo + (hi - lo) * float(state >> 8) / float(1 << 24);
+    };
+    const auto thr = iou_thresholds_f32();
+    int checked_tp = 0, differs_from_greedy = 0;
+    for (int scene = 0; scene < 300; ++scene) {
+      std::vector<GtBox> g;
+      std::vector<Detection> d;
+      const int ng = 1 + int(rnd(0, 6)), nd = int(rnd(0, 12));
+      for (int i = 0; i < ng; ++i) {
+        float x = rnd(0, 60), y = rnd(0, 60), w = rnd(10, 40), h = rnd(10, 40);
+        g.push_back(gt(x, y, x + w, y + h, int(rnd(0, 2))));
+      }
+      for (int i = 0; i < nd; ++i) {  // jittered copies of labels, scores decreasing
+        const GtBox& s = g[size_t(rnd(0, float(ng)))];
+        float j = rnd(0, 8);
+        d.push_back(det(s.x1 + rnd(-j, j), s.y1 + rnd(-j, j), s.x2 + rnd(-j, j), s.y2 + rnd(-j, j),
+                        1.0f - 0.05f * float(i), rnd(0, 1) < 0.85f ? s.cls : 1 - s.cls));
+      }
+      auto m = match_image(d, g);
+      for (int t = 0; t < kNumIou; ++t) {
+        std::vector<Row> rows;  // torch.where order: label-major
+        for (int l = 0; l < ng; ++l)
+          for (int k = 0; k < nd; ++k) {
+            float iou = iou_valpy(g[size_t(l)], d[size_t(k)]);
+            if (g[size_t(l)].cls == d[size_t(k)].cls && iou >= thr[size_t(t)]) rows.push_back({l, k, iou});
+          }
+        std::vector<char> want(size_t(nd), 0);
+        if (rows.size() > 1) {
+          std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.iou < b.iou; });
+          std::reverse(rows.begin(), rows.end());
+          rows = unique_first(rows, true);
+          rows = unique_first(rows, false);
+        }
+        for (const Row& r : rows) want[size_t(r.det)] = 1;
+        // greedy by IoU with fallback (the rule this replaces), to show the scenes separate them
+        std::vector<Row> all;
+        for (int l = 0; l < ng; ++l)
+          for (int k = 0; k < nd; ++k) {
+            float iou = iou_valpy(g[size_t(l)], d[size_t(k)]);
+            if (g[size_t(l)].cls == d[size_t(k)].cls && iou >= thr[size_t(t)]) all.push_back({l, k, iou});
+          }
+        std::stable_sort(all.begin(), all.end(), [](const Row& a, const Row& b) { return a.iou > b.iou; });
+        std::vector<char> gu(size_t(ng), 0), du(size_t(nd), 0), greedy(size_t(nd), 0);
+        for (const Row& r : all)
+          if (!gu[size_t(r.label)] && !du[size_t(r.det)]) gu[size_t(r.label)] = du[size_t(r.det)] = greedy[size_t(r.det)] = 1;
+        for (int k = 0; k < nd; ++k) {
+          CAPTURE(scene);
+          CAPTURE(t);
+          CAPTURE(k);
+          CHECK(m[size_t(k)].tp[size_t(t)] == bool(want[size_t(k)]));
+          checked_tp += want[size_t(k)];
+          differs_from_greedy += want[size_t(k)] != greedy[size_t(k)];
+        }
+      }
+    }
+    CHECK(checked_tp > 500);
+    CHECK(differs_from_greedy > 20);  // the scenes do exercise the difference
   }
 
   TEST_CASE("COCO eval: perfect detections give AP 1; an image with no boxes adds false positives") {

@@ -7,7 +7,9 @@
 //   data::save_image("out/a.png", small);                // format from the extension
 //
 // Decoding and encoding are stb_image / stb_image_write (their implementations are compiled
-// into libstb, which yolite::yolite links; do not define STB_*_IMPLEMENTATION). Errors name the
+// into libstb, which yolite::yolite links; do not define STB_*_IMPLEMENTATION), except that
+// JPEGs are decoded by libjpeg-turbo with OpenCV's settings where it is available (see
+// data/jpeg_turbo.hpp: YOLOv5 sees the same pixels). Errors name the
 // file and say what went wrong ("not found", stb's reason for a corrupt file, ...). Files are
 // written to a temporary name and renamed, so a crash never leaves half an image.
 //
@@ -34,6 +36,7 @@
 #include "../core/image.hpp"
 #include "../core/parallel.hpp"
 #include "fs.hpp"
+#include "jpeg_turbo.hpp"
 
 namespace yolite::data {
 
@@ -51,13 +54,29 @@ inline Image decode_image(std::string_view bytes, const std::string& source, int
   const auto* p = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int n = int(bytes.size());
   int w = 0, h = 0, c = 0;
-  if (!stbi_info_from_memory(p, n, &w, &h, &c)) {
+  const bool header = stbi_info_from_memory(p, n, &w, &h, &c);
+  if (header && (w <= 0 || h <= 0 || int64_t(w) * int64_t(h) > max_pixels))
+    fail(source, ": image header claims ", w, "x", h, " pixels; at most ", max_pixels,
+         " pixels are accepted (corrupt file?)");
+#if defined(YOLITE_HAVE_LIBJPEG)
+  if (bytes.size() >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+    Image img;
+    detail::JpegResult jr = detail::decode_jpeg_turbo(p, bytes.size(), channels, max_pixels, img.px);
+    if (jr.status == 0) {
+      img.w = jr.w, img.h = jr.h, img.c = channels ? channels : jr.c;
+      return img;
+    }
+    if (jr.status == 1) fail(source, ": cannot decode JPEG (", jr.message, ")");
+    if (jr.status == 2)
+      fail(source, ": image header claims ", jr.w, "x", jr.h, " pixels; at most ", max_pixels,
+           " pixels are accepted (corrupt file?)");
+    // status 3 (CMYK / YCCK): stb below
+  }
+#endif
+  if (!header) {
     const char* why = stbi_failure_reason();
     fail(source, ": cannot decode image (", why ? why : "unknown reason", "); expected JPEG, PNG or BMP");
   }
-  if (w <= 0 || h <= 0 || int64_t(w) * int64_t(h) > max_pixels)
-    fail(source, ": image header claims ", w, "x", h, " pixels; at most ", max_pixels,
-         " pixels are accepted (corrupt file?)");
   uint8_t* px = stbi_load_from_memory(p, n, &w, &h, &c, channels);
   if (!px) {
     const char* why = stbi_failure_reason();

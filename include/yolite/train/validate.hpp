@@ -166,7 +166,9 @@ inline ValResult validate(model::YoloModel& m, const data::Dataset& ds, const Va
   return r;
 }
 
-// YOLOv5's validation table: "all" then one row per class with instances.
+// YOLOv5 v7.0's validation table: "all" then one row per class with instances. As in v7.0, the
+// Images column of a class row is the number of images validated, not the images holding the
+// class (ValResult::images_per_class has that).
 inline std::string format_val_table(const ValResult& r, const std::vector<std::string>& names) {
   std::string out;
   char buf[256];
@@ -179,7 +181,7 @@ inline std::string format_val_table(const ValResult& r, const std::vector<std::s
   for (auto& c : r.metrics.per_class) {
     std::string name = c.cls < int(names.size()) ? names[size_t(c.cls)] : std::to_string(c.cls);
     std::snprintf(buf, sizeof buf, "%22s%11d%11d%11.3g%11.3g%11.3g%11.3g\n", name.c_str(),
-                  r.images_per_class[size_t(c.cls)], c.n_gt, c.p, c.r, c.ap50(), c.ap50_95());
+                  r.images, c.n_gt, c.p, c.r, c.ap50(), c.ap50_95());
     out += buf;
   }
   return out;
