@@ -109,6 +109,10 @@ case_ "safetensors tensor claiming 10^15 elements" "in/huge.safetensors" out.npy
 case_ "npy header claiming 10^15 elements" "in/huge.npy" out.npy -- forward --weights n.pt --input in/huge.npy --output out.npy
 case_ "BMP header claiming 100000 x 100000 pixels" "in/huge.bmp" runs/detect/d9 -- detect --source in/huge.bmp --weights n.pt --project runs/detect --name d9
 case_ "dataset yaml claiming 10^12 classes" "in/hugenc.yaml:4" runs/train/t10 -- train --data in/hugenc.yaml --weights '' --cfg yolov5n.yaml --img 64 --epochs 1 --project runs/train --name t10
+mkdir -p nophotos; printf 'no photos here' > nophotos/readme.txt
+case_ "synth backgrounds folder without a usable photo" "nophotos" s1 -- synth --out s1 --per-class 1 --sizes 64 --backgrounds nophotos --no-test-image
+case_ "synth backgrounds folder that does not exist" "in/nowhere" s2 -- synth --out s2 --per-class 1 --sizes 64 --backgrounds in/nowhere --no-test-image
+case_ "synth --background-prob out of range" "--background-prob" s3 -- synth --out s3 --per-class 1 --sizes 64 --backgrounds in --background-prob 2 --no-test-image
 
 echo "bad inputs: $n cases, $fails failed"
 [ "$fails" = 0 ]

@@ -1,5 +1,6 @@
 // tests/synth -- the bottle renderer: exact rasterisation, annotations read off the id mask,
-// user OBJ models, the data set layout and determinism across thread counts.
+// user OBJ models, the data set layout, determinism across thread counts, and the sim-to-real
+// knobs (photo backgrounds, close-ups, refraction) keeping every invariant.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -81,6 +82,29 @@ void check_annotations_match_mask(const synth::Rendered& r, size_t n_objects) {
   }
   for (size_t k = 0; k < n_objects; ++k)
     if (!annotated.count(int(k))) CHECK(mask_extent(r.ids, w, h, uint16_t(k + 1)).n == 0);
+}
+
+// Writes the data set of `o` with 1 thread into dir/t1 and with 2 into dir/t2, checks that every
+// file is byte-identical and returns how many files there are.
+int same_files_for_1_and_2_threads(const std::vector<synth::ClassSpec>& classes, synth::SynthOptions o,
+                                   const fs::path& dir) {
+  const int before = max_threads();
+  o.out = dir / "t1";
+  set_threads(1);
+  synth::write_dataset(classes, o);
+  o.out = dir / "t2";
+  set_threads(2);
+  synth::write_dataset(classes, o);
+  set_threads(before);
+  int files = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir / "t1")) {
+    if (!e.is_regular_file()) continue;
+    auto rel = fs::relative(e.path(), dir / "t1");
+    REQUIRE(fs::exists(dir / "t2" / rel));
+    CHECK_MESSAGE(data::read_file(e.path()) == data::read_file(dir / "t2" / rel), rel.string());
+    ++files;
+  }
+  return files;
 }
 
 const char* kCubeObj = R"(# a unit cube, quads, with normals and a material library
@@ -390,23 +414,7 @@ TEST_SUITE("synth") {
     o.seed = 77;
     o.mixed = true;
     o.test_image = false;
-    int before = max_threads();
-    o.out = dir.path / "t1";
-    set_threads(1);
-    synth::write_dataset(classes, o);
-    o.out = dir.path / "t2";
-    set_threads(2);
-    synth::write_dataset(classes, o);
-    set_threads(before);
-    int files = 0;
-    for (auto& e : fs::recursive_directory_iterator(dir.path / "t1")) {
-      if (!e.is_regular_file()) continue;
-      auto rel = fs::relative(e.path(), dir.path / "t1");
-      REQUIRE(fs::exists(dir.path / "t2" / rel));
-      CHECK_MESSAGE(data::read_file(e.path()) == data::read_file(dir.path / "t2" / rel), rel.string());
-      ++files;
-    }
-    CHECK(files == 16);  // 15 images + json
+    CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 16);  // 15 images + json
     // a different seed gives different pictures
     synth::SynthOptions o2 = o;
     o2.seed = 78;
@@ -450,5 +458,152 @@ classes:
     CHECK_THROWS_WITH_AS(synth::read_scene_file(dir.path / "bad2.yaml"), doctest::Contains("unknown key 'colour'"), Error);
     data::write_file_atomic(dir.path / "bad3.yaml", "classes:\n  - name: A\n");
     CHECK_THROWS_AS(synth::read_scene_file(dir.path / "bad3.yaml"), Error);
+  }
+}
+
+TEST_SUITE("synth") {
+  TEST_CASE("backgrounds folder: usable photos found, the rest skipped by name, empty folders refused") {
+    TempDir dir("photos");
+    Image a(64, 48, 3), b(40, 90, 3), tiny(8, 8, 3);
+    for (size_t i = 0; i < a.px.size(); ++i) a.px[i] = uint8_t(i * 13);
+    for (size_t i = 0; i < b.px.size(); ++i) b.px[i] = uint8_t(200 - i % 50);
+    data::save_image(dir.path / "p" / "a.jpg", a);
+    data::save_image(dir.path / "p" / "sub" / "b.PNG", b);
+    data::save_image(dir.path / "p" / "tiny.png", tiny);
+    data::write_file_atomic(dir.path / "p" / "notes.txt", "not a photo");
+    data::write_file_atomic(dir.path / "p" / "broken.jpg", "\xff\xd8\xff garbage");
+    data::write_file_atomic(dir.path / "p" / "empty.png", "");
+    std::vector<std::string> notes;
+    auto f = synth::scan_photo_folder(dir.path / "p", [&](const std::string& m) { notes.push_back(m); });
+    REQUIRE(f.files.size() == 2);
+    CHECK(f.files[0].filename() == "a.jpg");
+    CHECK(f.files[1].filename() == "b.PNG");
+    REQUIRE(f.skipped.size() == 4);
+    REQUIRE(notes.size() == 4);
+    std::string all;
+    for (auto& n : notes) all += n + "\n";
+    for (const char* name : {"notes.txt", "broken.jpg", "empty.png", "tiny.png"})
+      CHECK_MESSAGE(all.find(name) != std::string::npos, name);
+    CHECK(all.find("not an image") != std::string::npos);
+    CHECK(all.find("too small") != std::string::npos);
+
+    fs::create_directories(dir.path / "none");
+    data::write_file_atomic(dir.path / "none" / "readme.md", "x");
+    CHECK_THROWS_WITH_AS(synth::scan_photo_folder(dir.path / "none"), doctest::Contains("no usable background photo"), Error);
+    CHECK_THROWS_WITH_AS(synth::scan_photo_folder(dir.path / "missing"), doctest::Contains("missing"), Error);
+    CHECK_THROWS_WITH_AS(synth::scan_photo_folder(dir.path / "p" / "a.jpg"), doctest::Contains("a.jpg"), Error);
+  }
+
+  TEST_CASE("photo backgrounds: the photo shows behind the objects, annotations still equal the mask") {
+    TempDir dir("photo_render");
+    Image red(120, 80, 3);
+    for (int y = 0; y < 80; ++y)
+      for (int x = 0; x < 120; ++x) red.at(x, y)[0] = 220, red.at(x, y)[1] = 30, red.at(x, y)[2] = uint8_t(x);
+    data::save_image(dir.path / "red.png", red);
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so;
+    so.photos = {dir.path / "red.png"};
+    so.photo_probability = 1.0f;
+    so.max_noise = 0, so.blur_probability = 0;
+    int checked = 0;
+    for (int i = 0; i < 8; ++i) {
+      Rng rng = Rng(21).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 2) % 5}, 96, 96, so, rng);
+      REQUIRE(s.photo == so.photos[0]);
+      synth::Rendered r = synth::render_scene(s);
+      check_annotations_match_mask(r, s.objects.size());
+      checked += int(r.annotations.size());
+      // background pixels carry the photo's colours (exposure scales them a little)
+      double red_sum = 0, green_sum = 0;
+      int n = 0;
+      for (int y = 0; y < 96; ++y)
+        for (int x = 0; x < 96; ++x)
+          if (r.ids[size_t(y) * 96 + size_t(x)] == 0) red_sum += r.image.at(x, y)[0], green_sum += r.image.at(x, y)[1], ++n;
+      REQUIRE(n > 0);
+      CHECK(red_sum / n > 150);
+      CHECK(green_sum / n < 60);
+    }
+    CHECK(checked > 4);
+    // without photos the random stream is untouched: the same scene as before the option existed
+    Rng r1 = Rng(3).split(1), r2 = Rng(3).split(1);
+    synth::SceneOptions none;
+    synth::SceneOptions prob_only;
+    prob_only.photo_probability = 0.3f;
+    auto s1 = synth::sample_scene(classes, {0}, 64, 64, none, r1), s2 = synth::sample_scene(classes, {0}, 64, 64, prob_only, r2);
+    CHECK(synth::render_scene(s1).image.px == synth::render_scene(s2).image.px);
+  }
+
+  TEST_CASE("photo backgrounds: same seed, 1 vs 2 threads, byte-identical data sets") {
+    TempDir dir("photo_det");
+    Image p(100, 70, 3);
+    for (size_t i = 0; i < p.px.size(); ++i) p.px[i] = uint8_t((i * 7) % 251);
+    data::save_image(dir.path / "bg" / "p.jpg", p);
+    data::save_image(dir.path / "bg" / "q.png", p);
+    auto classes = synth::builtin_classes();
+    synth::SynthOptions o;
+    o.per_class = 2;
+    o.sizes = {80};
+    o.seed = 5;
+    o.test_image = false;
+    o.scene.photos = synth::scan_photo_folder(dir.path / "bg").files;
+    o.scene.photo_probability = 0.6f;
+    CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 11);  // 10 images + json
+  }
+}
+
+TEST_SUITE("synth") {
+  TEST_CASE("close-ups: a large first object, possibly cut by the frame; annotations equal the mask") {
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so;
+    so.closeup_probability = 1.0f;
+    int large = 0, cut = 0, n = 0;
+    for (int i = 0; i < 24; ++i) {
+      Rng rng = Rng(31).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 1) % 5}, 128, 96, so, rng);
+      synth::Rendered r = synth::render_scene(s);
+      check_annotations_match_mask(r, s.objects.size());
+      for (auto& a : r.annotations)
+        if (a.object == 0) {
+          ++n;
+          const int side = std::max(a.x1 - a.x0 + 1, a.y1 - a.y0 + 1);
+          large += side >= 40;  // the close-up spans >= 0.5 x 96 px on its long side, minus occlusion
+          cut += a.x0 == 0 || a.y0 == 0 || a.x1 == 127 || a.y1 == 95;
+        }
+    }
+    CHECK(n >= 20);
+    CHECK(large >= n * 3 / 4);
+    CHECK(cut >= 3);  // some leave the frame
+    // probability 0 leaves the random stream as it was
+    Rng r1 = Rng(4).split(2), r2 = Rng(4).split(2);
+    synth::SceneOptions zero;
+    zero.closeup_min = 0.7f;
+    auto s1 = synth::sample_scene(classes, {1, 2}, 64, 64, {}, r1), s2 = synth::sample_scene(classes, {1, 2}, 64, 64, zero, r2);
+    CHECK(synth::render_scene(s1).image.px == synth::render_scene(s2).image.px);
+  }
+}
+
+TEST_SUITE("synth") {
+  TEST_CASE("refraction: only what is seen through clear bottles moves; the id mask is unchanged") {
+    auto classes = synth::builtin_classes();
+    int moved = 0;
+    for (int i = 0; i < 6; ++i) {
+      Rng rng = Rng(41).split(uint64_t(i));
+      synth::SceneOptions so;
+      so.max_noise = 0, so.blur_probability = 0;
+      synth::Scene s = synth::sample_scene(classes, {3, 1}, 96, 96, so, rng);  // water + plastic: clear PET
+      synth::Rendered plain = synth::render_scene(s);
+      s.light.refraction_px = 6.0f;
+      synth::Rendered bent = synth::render_scene(s);
+      CHECK(bent.ids == plain.ids);
+      CHECK(bent.annotations.size() == plain.annotations.size());
+      check_annotations_match_mask(bent, s.objects.size());
+      for (size_t p = 0; p < plain.ids.size(); ++p) {
+        const bool same = plain.image.px[3 * p] == bent.image.px[3 * p] && plain.image.px[3 * p + 1] == bent.image.px[3 * p + 1] &&
+                          plain.image.px[3 * p + 2] == bent.image.px[3 * p + 2];
+        if (plain.ids[p] == 0) CHECK(same);  // the background itself never moves
+        moved += !same;
+      }
+    }
+    CHECK(moved > 100);
   }
 }

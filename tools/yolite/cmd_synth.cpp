@@ -3,6 +3,8 @@
 //   yolite synth --out bottles --per-class 5000 --seed 1 [--sizes 512,300] [--max-objects 3]
 //                [--mixed] [--classes "Beer Bottle,Wine Bottle"] [--class "Green Bottle=models/green.obj"]
 //                [--scene scene.yaml] [--contact-sheet sheet.jpg] [--exist-ok] [--threads N]
+//                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.3 [--closeup-size 0.5,1.1]]
+//                [--refraction 0.03]
 //
 // Writes OUT/images_raw/00000000.jpg ..., OUT/coco_instances.json and OUT/test_image.jpg
 // (see include/yolite/synth/dataset_writer.hpp). Classes: the five built-in bottles (COCO ids
@@ -10,6 +12,9 @@
 // (or "none") or --class adds user models; a --class alone renders only the user classes.
 // --sizes cycles over the classes: "416" gives every class 416, "512,300" alternates.
 // --scene reads the classes and random ranges from a yaml file (synth/scene_file.hpp).
+// --backgrounds puts the objects over random crops of the photos in a folder on that share of
+// the images (synth/photo_backgrounds.hpp); files that are not usable images are skipped with
+// a message naming each.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -90,7 +95,9 @@ struct ProgressBar {
 
 int run_synth(int argc, char** argv) {
   CLI::App app{"render a synthetic bottle data set (images_raw/ + coco_instances.json + test_image.jpg)", "yolite synth"};
-  std::string out, sizes_arg, classes_arg, sheet, scene_file;
+  std::string out, sizes_arg, classes_arg, sheet, scene_file, backgrounds;
+  float background_prob = 0.8f, closeup = 0.0f, refraction = 0.0f;
+  std::string closeup_size;
   std::vector<std::string> user_classes;
   int per_class = 100, max_objects = 3, threads = 0;
   uint64_t seed = 0;
@@ -108,6 +115,11 @@ int run_synth(int argc, char** argv) {
   app.add_option("--contact-sheet", sheet, "also write a 4x4 sheet of labelled samples (.jpg/.png)");
   app.add_option("--min-size", min_size, "smallest object, fraction of the image side (default 0.05)");
   app.add_option("--max-size", max_size, "largest object, fraction of the image side (default 0.9)");
+  app.add_option("--closeup", closeup, "chance that an image's first object is a close-up (default 0)");
+  app.add_option("--closeup-size", closeup_size, "close-up size range, fraction of the image side (default 0.5,1.1)");
+  app.add_option("--refraction", refraction, "background shift through clear bottles, fraction of the image side (default 0)");
+  app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");
+  app.add_option("--background-prob", background_prob, "share of images on a photo background with --backgrounds (default 0.8)");
   app.add_flag("--exist-ok", exist_ok, "write into a non-empty output folder");
   app.add_flag("--no-test-image", no_test, "skip test_image.jpg");
   app.add_option("--threads", threads, "OpenMP threads (default: all)");
@@ -123,6 +135,8 @@ int run_synth(int argc, char** argv) {
     synth::SceneFile f = synth::read_scene_file(scene_file);
     classes = f.classes;
     o.scene = f.scene;
+    if (backgrounds.empty() && !f.backgrounds.empty()) backgrounds = f.backgrounds.string();
+    if (!app.count("--background-prob")) background_prob = f.scene.photo_probability;
     if (f.max_objects && app.count("--max-objects") == 0) max_objects = *f.max_objects;
     if (!classes_arg.empty()) yolite::fail("--classes cannot be combined with --scene (list the classes in the file)");
   } else if (!classes_arg.empty() || user_classes.empty()) {
@@ -165,7 +179,27 @@ int run_synth(int argc, char** argv) {
   if (threads < 0) yolite::fail("--threads must be >= 0, got ", threads);
   if (o.scene.min_size <= 0 || o.scene.max_size < o.scene.min_size || o.scene.max_size > 2)
     yolite::fail("--min-size/--max-size: need 0 < min <= max <= 2, got ", o.scene.min_size, " and ", o.scene.max_size);
+  if (app.count("--background-prob") && backgrounds.empty()) yolite::fail("--background-prob needs --backgrounds DIR");
+  if (!(background_prob >= 0 && background_prob <= 1)) yolite::fail("--background-prob must be in 0..1, got ", background_prob);
+  o.scene.photo_probability = background_prob;
+  if (app.count("--closeup") || scene_file.empty()) o.scene.closeup_probability = closeup;
+  if (app.count("--refraction") || scene_file.empty()) o.scene.refraction = refraction;
+  if (!closeup_size.empty()) {
+    auto parts = split(closeup_size, ',');
+    if (parts.size() != 2) yolite::fail("--closeup-size: expected MIN,MAX, got '", closeup_size, "'");
+    try {
+      o.scene.closeup_min = std::stof(parts[0]), o.scene.closeup_max = std::stof(parts[1]);
+    } catch (const std::exception&) {
+      yolite::fail("--closeup-size: '", closeup_size, "' is not two numbers");
+    }
+  }
   synth::validate(classes, o);  // before any output: bad values fail with nothing written
+  if (!backgrounds.empty()) {
+    auto folder = synth::scan_photo_folder(backgrounds, [](const std::string& m) { std::printf("%s\n", m.c_str()); });
+    o.scene.photos = folder.files;
+    std::printf("backgrounds: %zu photos from %s (%zu files skipped), on %.0f%% of the images\n", folder.files.size(),
+                backgrounds.c_str(), folder.skipped.size(), 100.0 * double(background_prob));
+  }
   if (!exist_ok && !yolite::data::empty_or_missing(out))
     yolite::fail(out, ": output folder exists and is not empty (use --exist-ok to write into it)");
   yolite::set_threads(threads);

@@ -80,6 +80,14 @@ inline void validate(const std::vector<ClassSpec>& classes, const SynthOptions& 
   YOLITE_CHECK(!o.out.empty(), "synth: no output folder (--out)");
   YOLITE_CHECK(o.scene.min_size > 0 && o.scene.min_size <= o.scene.max_size && o.scene.max_size <= 2.0f,
                "synth: object size range ", o.scene.min_size, "..", o.scene.max_size, " is invalid");
+  YOLITE_CHECK(o.scene.closeup_probability >= 0 && o.scene.closeup_probability <= 1,
+               "synth: --closeup must be in 0..1, got ", o.scene.closeup_probability);
+  YOLITE_CHECK(o.scene.closeup_min > 0 && o.scene.closeup_min <= o.scene.closeup_max && o.scene.closeup_max <= 2.0f,
+               "synth: close-up size range ", o.scene.closeup_min, "..", o.scene.closeup_max, " is invalid");
+  YOLITE_CHECK(o.scene.refraction >= 0 && o.scene.refraction <= 0.5f, "synth: --refraction must be in 0..0.5, got ",
+               o.scene.refraction);
+  YOLITE_CHECK(o.scene.photo_probability >= 0 && o.scene.photo_probability <= 1,
+               "synth: --background-prob must be in 0..1, got ", o.scene.photo_probability);
 }
 
 // The class and image size of image i, and the classes of its objects.

@@ -45,6 +45,11 @@ struct Light {
   Vec3 dir{0.3f, 0.6f, 0.75f};   // towards the light, camera space, unit length
   Vec3 color{1, 1, 1};
   Vec3 ambient{0.3f, 0.3f, 0.32f};
+  // Refraction through transparent surfaces, in pixels: what is seen through glass or clear
+  // plastic is the scene behind it shifted along the surface normal's screen direction by up
+  // to this much (more at grazing angles, where the wall is seen edge-on) -- an approximation
+  // that bends the background's edges across a bottle as a real one does. 0 = see-through.
+  float refraction_px = 0.0f;
 };
 
 // One mesh to draw: where it is and the id its pixels get (1..65535; 0 is the background).
@@ -252,6 +257,14 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
     key[t] = verts[T.v[0]].invz + verts[T.v[1]].invz + verts[T.v[2]].invz;
   }
   std::stable_sort(transparent.begin(), transparent.end(), [&](uint32_t p, uint32_t q) { return key[p] < key[q]; });
+  // the opaque scene, for refraction: each transparent layer shifts what lies behind it by the
+  // difference between the displaced and the straight-through opaque colour
+  std::vector<float> under;
+  if (light.refraction_px > 0 && !transparent.empty()) under = fb.rgb;
+  auto opaque_at = [&](float fx, float fy, int c) {
+    const int xx = std::clamp(int(std::lround(fx)), 0, W - 1), yy = std::clamp(int(std::lround(fy)), 0, H - 1);
+    return under[(size_t(yy) * size_t(W) + size_t(xx)) * 3 + size_t(c)];
+  };
   for (uint32_t t : transparent) {
     const Tri& T = tris[t];
     const Material& M = *mats[T.mat];
@@ -271,6 +284,13 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
       Vec3 d, s;
       phong(M, light, n, v, d, s);
       Vec3 behind{fb.rgb[3 * i], fb.rgb[3 * i + 1], fb.rgb[3 * i + 2]};
+      if (!under.empty()) {
+        const float k = light.refraction_px * (0.35f + 0.65f * g);
+        const float sx = float(x) - k * n.x, sy = float(y) + k * n.y;  // camera y is up, image y down
+        behind.x += opaque_at(sx, sy, 0) - under[3 * i];
+        behind.y += opaque_at(sx, sy, 1) - under[3 * i + 1];
+        behind.z += opaque_at(sx, sy, 2) - under[3 * i + 2];
+      }
       Vec3 out = behind * tint * (1.0f - alpha) + d * alpha + s;
       fb.rgb[3 * i] = out.x, fb.rgb[3 * i + 1] = out.y, fb.rgb[3 * i + 2] = out.z;
     });

@@ -21,6 +21,7 @@
 #include "../core/image.hpp"
 #include "../core/rng.hpp"
 #include "background.hpp"
+#include "photo_backgrounds.hpp"
 #include "raster.hpp"
 #include "scene.hpp"
 
@@ -158,7 +159,10 @@ inline Rendered render_scene(const Scene& s) {
   YOLITE_CHECK(s.objects.size() < 65535, "synth::render_scene: too many objects (", s.objects.size(), ")");
   Rng rng(s.seed);
   FrameBuffer fb(w, h);
-  paint_background(fb.rgb, w, h, rng, s.background);
+  if (s.photo.empty())
+    paint_background(fb.rgb, w, h, rng, s.background);
+  else
+    paint_photo(fb.rgb, w, h, data::load_image(s.photo, 3), rng);
   std::vector<DrawItem> items;
   for (size_t k = 0; k < s.objects.size(); ++k) {
     YOLITE_CHECK(s.objects[k].mesh != nullptr, "synth::render_scene: object ", k, " has no mesh");

@@ -16,6 +16,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <numbers>
 #include <optional>
@@ -78,6 +79,7 @@ struct Scene {
   Camera camera;
   Light light;
   BackgroundKind background = BackgroundKind::gradient;
+  std::filesystem::path photo;  // non-empty: a crop of this photo is the background instead
   uint64_t seed = 0;  // background and noise draw from Rng(seed)
   std::vector<SceneObject> objects;
   PostFx fx;
@@ -89,6 +91,20 @@ struct SceneOptions {
   int jpeg_min = 70, jpeg_max = 95;
   float max_noise = 0.025f;
   float blur_probability = 0.3f;
+  // Photos as backgrounds (synth/photo_backgrounds.hpp): with photo_probability, a random one
+  // of `photos` replaces the procedural background. Empty: procedural only (and the random
+  // stream, so the data set, is exactly what it was without the option).
+  std::vector<std::filesystem::path> photos;
+  float photo_probability = 0.8f;
+  // Close-ups: with this probability the first object of an image is seen from near, its
+  // longest side closeup_min..closeup_max of the shorter image side, and may be cut by the
+  // frame (up to a quarter of its extent off-image) -- as bottles in hand-held photos are.
+  // 0 draws nothing from the random stream (the data set is what it was without the option).
+  float closeup_probability = 0.0f;
+  float closeup_min = 0.5f, closeup_max = 1.1f;
+  // Refraction through clear bottles: the background seen through them shifts by up to this
+  // fraction of the image side (Light::refraction_px). 0 = plain see-through.
+  float refraction = 0.0f;
 };
 
 // Half extents in x and y of the mesh's vertices after rotation (for framing).
@@ -123,7 +139,10 @@ inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
   Vec3 tint = hsv(rng.uniformf(), float(rng.uniform(0.0, 0.25)), 1.0f);
   s.light.color = tint * float(rng.uniform(0.75, 1.1));
   s.light.ambient = lerp(Vec3{1, 1, 1}, hsv(rng.uniformf(), 0.3f, 1.0f), 0.3f) * float(rng.uniform(0.25, 0.5));
+  s.light.refraction_px = opt.refraction * float(std::min(w, h));
   s.background = BackgroundKind(rng.below(uint32_t(BackgroundKind::count)));
+  if (!opt.photos.empty() && rng.bernoulli(opt.photo_probability))
+    s.photo = opt.photos[rng.below(uint32_t(opt.photos.size()))];
   s.seed = rng.next_u64();
   s.fx.exposure = float(rng.uniform(0.85, 1.15));
   s.fx.blur = rng.bernoulli(opt.blur_probability) ? (rng.bernoulli(0.75) ? 1 : 2) : 0;
@@ -139,6 +158,7 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
   YOLITE_CHECK(opt.min_size > 0 && opt.min_size <= opt.max_size, "synth::sample_scene: bad size range ",
                opt.min_size, "..", opt.max_size);
   Scene s = sample_setting(w, h, opt, rng);
+  const bool closeup = opt.closeup_probability > 0 && !object_classes.empty() && rng.bernoulli(opt.closeup_probability);
   for (int cls : object_classes) {
     YOLITE_CHECK(cls >= 0 && cls < int(classes.size()), "synth::sample_scene: class index ", cls, " out of ",
                  classes.size());
@@ -149,14 +169,18 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
     float roll = rng.bernoulli(opt.lying_probability) ? float(rng.uniform(-0.5, 0.5) * std::numbers::pi)
                                                       : float(rng.uniform(-0.25, 0.25));
     Mat3 rot = rot_z(roll) * rot_x(tilt) * rot_y(spin);
+    const bool near = closeup && s.objects.empty();
     float t = std::pow(rng.uniformf(), 1.5f);
-    float size_px = (opt.min_size + (opt.max_size - opt.min_size) * t) * float(std::min(w, h));
+    float size_px = near ? float(rng.uniform(opt.closeup_min, opt.closeup_max)) * float(std::min(w, h))
+                         : (opt.min_size + (opt.max_size - opt.min_size) * t) * float(std::min(w, h));
     float hx, hy;
     rotated_half_extents(*o.mesh, rot, hx, hy);
     float ext = std::max({hx, hy, 1e-6f});
     float half_w = 0.5f * size_px * hx / ext, half_h = 0.5f * size_px * hy / ext;
+    // the centre keeps 80% of each half inside the frame (50% for a close-up)
+    const float keep = near ? 0.5f : 0.8f;
     auto pick = [&](float half, int side) {
-      float lo = 0.8f * half, hi = float(side) - 0.8f * half;
+      float lo = keep * half, hi = float(side) - keep * half;
       return lo < hi ? float(rng.uniform(lo, hi)) : 0.5f * float(side) + float(rng.uniform(-0.1, 0.1)) * float(side);
     };
     float u = pick(half_w, w), v = pick(half_h, h);

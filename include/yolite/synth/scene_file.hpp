@@ -9,6 +9,11 @@
 //   blur: 0.3                   # chance of a blurred image
 //   noise: 0.025                # largest sensor-noise sigma (0..1 units)
 //   jpeg: [70, 95]              # JPEG quality range
+//   closeup: 0.3                # chance that the first object is a close-up (may leave the frame)
+//   closeup_size: [0.5, 1.1]    # its longest side, fraction of the image side
+//   refraction: 0.03            # background shift through clear bottles, fraction of the image side
+//   backgrounds: photos/        # a folder of photos as backgrounds (relative to this file)
+//   background_prob: 0.8        # share of images on a photo with `backgrounds`
 //   classes:                    # in order: COCO ids 1, 2, ...
 //     - name: Wine Bottle
 //       builtin: wine           # beer, plastic, soda, water or wine
@@ -39,21 +44,40 @@ struct SceneFile {
   std::vector<ClassSpec> classes;  // coco_id 1.. in file order
   SceneOptions scene;
   std::optional<int> max_objects;
+  std::filesystem::path backgrounds;  // "" = none; scan it with scan_photo_folder
 };
 
 inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::path& base_dir) {
   SceneFile f;
   YOLITE_CHECK(y.is_map(), y.where(), "a scene file is a mapping with a 'classes' list");
-  static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg", "classes"};
+  static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg",
+                                          "closeup", "closeup_size", "refraction", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
-      fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, classes)");
+      fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
+           "closeup_size, refraction, backgrounds, background_prob, classes)");
   if (auto* v = y.find("max_objects")) f.max_objects = int(v->integer());
   if (auto* v = y.find("min_size")) f.scene.min_size = float(v->num());
   if (auto* v = y.find("max_size")) f.scene.max_size = float(v->num());
   if (auto* v = y.find("lying")) f.scene.lying_probability = float(v->num());
   if (auto* v = y.find("blur")) f.scene.blur_probability = float(v->num());
   if (auto* v = y.find("noise")) f.scene.max_noise = float(v->num());
+  if (auto* v = y.find("closeup")) f.scene.closeup_probability = float(v->num());
+  if (auto* v = y.find("refraction")) f.scene.refraction = float(v->num());
+  if (auto* v = y.find("closeup_size")) {
+    const auto& q = v->items();
+    YOLITE_CHECK(q.size() == 2, v->where(), "closeup_size: expected [min, max], got ", q.size(), " values");
+    f.scene.closeup_min = float(q[0].num()), f.scene.closeup_max = float(q[1].num());
+  }
+  if (auto* v = y.find("backgrounds")) {
+    std::filesystem::path b = v->str();
+    f.backgrounds = b.is_absolute() ? b : base_dir / b;
+  }
+  if (auto* v = y.find("background_prob")) {
+    f.scene.photo_probability = float(v->num());
+    YOLITE_CHECK(f.scene.photo_probability >= 0 && f.scene.photo_probability <= 1, v->where(),
+                 "background_prob: need 0..1");
+  }
   if (auto* v = y.find("jpeg")) {
     const auto& q = v->items();
     YOLITE_CHECK(q.size() == 2, v->where(), "jpeg: expected [min, max], got ", q.size(), " values");
