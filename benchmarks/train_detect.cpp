@@ -1,4 +1,4 @@
-// benchmarks/train_detect.cpp -- the end-to-end speed benchmark of issue #9: yolite training,
+// benchmarks/train_detect.cpp -- the end-to-end speed benchmark: yolite training,
 // eval forward and detect latency for yolov5n/yolov5s at 320, against a libtorch peer in the
 // same run, ending with one line per figure ("train yolov5s fp32 b16 320: 14.1 img/s, peer
 // 10.2 img/s, ratio 1.38").
@@ -42,7 +42,7 @@
 // --bf16: also runs yolite with its convolutions in bf16 (ops::PrecisionGuard: AVX512_BF16 dot
 // products, fp32 accumulation, fp32 master weights; TrainOptions/DetectorOptions::bf16 where
 // the library has them) and prints "train yolov5s bf16 ..." lines against the fp32 peer (the
-// issue's bf16 targets are relative to PyTorch fp32). On a CPU without AVX512_BF16 it says so.
+// the bf16 speed targets are relative to PyTorch fp32). On a CPU without AVX512_BF16 it says so.
 #include <fcntl.h>
 #include <omp.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-// Overfit test (issue #3): a tiny YOLOv5 learns four synthetic images by heart. If the forward,
+// Overfit test: a tiny YOLOv5 learns four synthetic images by heart. If the forward,
 // the loss, the backward or the optimizer were wrong anywhere, the box loss would not collapse
 // and the trained network would not find the boxes it was shown.
 //

@@ -1,4 +1,4 @@
-// Gradient check of the whole training objective on a tiny model (issue #3): d loss / d parameter
+// Gradient check of the whole training objective on a tiny model: d loss / d parameter
 // from one backward through loss + Detect + head + backbone, against central finite differences,
 // in double precision.
 //

@@ -1,4 +1,4 @@
-// One YOLOv5 training step end to end against PyTorch (issue #3 "training parity"; the idea of
+// One YOLOv5 training step end to end against PyTorch ("training parity"; the idea of
 // llm.c's test_gpt2): the yolov5n fixture checkpoint is loaded from its .pt, put in train mode and
 // run on the fixture batch; then every stage is compared with what YOLOv5 v7.0 train.py computed
 // at iteration 0 (shared/fixtures/yolov5n_nc5_seed0_train.npz, see fixtures/README.md, section

@@ -11,47 +11,24 @@
 // StagingDir extends that to a whole folder tree (split, coco2yolo): nothing appears in the
 // output until everything has been written; if the work throws, the staging folder is removed.
 #pragma once
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <unistd.h>
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../io/file.hpp"
 
 namespace yolite::data {
 
 namespace stdfs = std::filesystem;
 
-// A name for a temporary sibling of `p` that no other process uses at the same moment:
-// ".<name>.tmp.<pid>.<clock ticks>" in the same folder (same file system, so rename is atomic).
-inline stdfs::path temp_sibling(const stdfs::path& p) {
-  auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  auto name = str(".", p.filename().string(), ".tmp.", ::getpid(), ".", ticks);
-  return p.parent_path() / name;
-}
+using io::temp_sibling;
 
 // Whole file as a string; throws naming the file when it is missing or unreadable.
-inline std::string read_file(const stdfs::path& p) {
-  std::error_code ec;
-  if (!stdfs::exists(p, ec)) fail(p.string(), ": file not found");
-  if (stdfs::is_directory(p, ec)) fail(p.string(), ": is a folder, expected a file");
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail(p.string(), ": cannot open for reading");
-  std::string s;
-  in.seekg(0, std::ios::end);
-  auto n = in.tellg();
-  if (n < 0) fail(p.string(), ": cannot read");
-  s.resize(size_t(n));
-  in.seekg(0, std::ios::beg);
-  in.read(s.data(), n);
-  if (!in) fail(p.string(), ": read error");
-  return s;
-}
+inline std::string read_file(const stdfs::path& p) { return io::read_file_bytes(p.string()); }
 
 // Creates `dir` and its parents; throws naming the folder on failure.
 inline void make_dirs(const stdfs::path& dir) {
@@ -61,29 +38,12 @@ inline void make_dirs(const stdfs::path& dir) {
   if (ec || !stdfs::is_directory(dir)) fail(dir.string(), ": cannot create folder (", ec.message(), ")");
 }
 
-// Writes `bytes` to `p` through a temporary sibling + rename. Creates missing parent folders.
+// Writes `bytes` to `p` through a temporary sibling + rename (io::AtomicWriter, without the
+// fsync: data sets are thousands of small files). Creates missing parent folders.
 inline void write_file_atomic(const stdfs::path& p, std::string_view bytes) {
-  make_dirs(p.parent_path());
-  auto tmp = temp_sibling(p);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(p.string(), ": cannot open for writing");
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ec;
-      stdfs::remove(tmp, ec);
-      fail(p.string(), ": write error (disk full?)");
-    }
-  }
-  std::error_code ec;
-  stdfs::rename(tmp, p, ec);
-  if (ec) {
-    std::error_code ec2;
-    stdfs::remove(tmp, ec2);
-    fail(p.string(), ": cannot rename temporary file into place (", ec.message(), ")");
-  }
+  io::AtomicWriter w(p.string(), io::AtomicWriter::Sync::none);
+  w.write(bytes);
+  w.commit();
 }
 
 // How a file reaches its new place: a fresh copy, a hard link (same bytes, no extra space;

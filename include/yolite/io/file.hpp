@@ -1,4 +1,4 @@
-// io/file.hpp -- binary file access for the io/ readers and writers.
+// io/file.hpp -- reading files safely and writing them atomically (every reader and writer uses it).
 //
 //   io::BinaryFile f("model.pt");              // throws naming the file when missing
 //   auto n = f.size();
@@ -8,6 +8,11 @@
 //   w.write(bytes);
 //   w.commit();                                // flush + fsync + rename over the final name
 //                                              // (without commit the temp file is removed)
+//
+// AtomicWriter is the one way yolite writes a file: checkpoints and tensors through it
+// directly (durable: fsync before the rename), text and images through
+// data::write_file_atomic (the same writer without the fsync, for the thousands of small files
+// a data set has; a crash still never leaves half a file under the final name).
 //
 // Every read is checked against the file size first, so a corrupt length field can never make
 // a reader allocate or seek past the file: it gets a yolite::Error naming the file instead.
@@ -75,12 +80,21 @@ class BinaryFile {
 // Whole file into a string (throws naming the file).
 inline std::string read_file_bytes(const std::string& path) { return BinaryFile(path).read_all(); }
 
+// A name for a temporary sibling of `p` that no other process uses at the same moment:
+// ".<name>.tmp.<pid>.<clock ticks>" in the same folder (same file system, so rename is atomic).
+inline std::filesystem::path temp_sibling(const std::filesystem::path& p) {
+  auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
+  return p.parent_path() / str(".", p.filename().string(), ".tmp.", ::getpid(), ".", ticks);
+}
+
 // Writes a file through a temporary sibling: nothing appears under the final name until
-// commit() has flushed, fsync-ed and renamed it. Destroyed without commit() (an exception
-// on the way), it removes the temporary file.
+// commit() has flushed (and, when durable, fsync-ed) and renamed it. Destroyed without
+// commit() (an exception on the way), it removes the temporary file. Missing parent folders
+// are created.
 class AtomicWriter {
  public:
-  explicit AtomicWriter(std::string path) : path_(std::move(path)) {
+  enum class Sync { fsync, none };
+  explicit AtomicWriter(std::string path, Sync sync = Sync::fsync) : path_(std::move(path)), sync_(sync) {
     namespace fs = std::filesystem;
     fs::path p(path_);
     std::error_code ec;
@@ -89,11 +103,9 @@ class AtomicWriter {
       if (!fs::is_directory(p.parent_path(), ec))
         fail(path_, ": cannot create folder ", p.parent_path().string());
     }
-    auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-    tmp_ = (p.parent_path() / str(".", p.filename().string(), ".tmp.", ::getpid(), ".", ticks))
-               .string();
+    tmp_ = temp_sibling(p).string();
     f_ = std::fopen(tmp_.c_str(), "wb");
-    if (!f_) fail(path_, ": cannot open ", tmp_, " for writing");
+    if (!f_) fail(path_, ": cannot open for writing");
   }
   AtomicWriter(const AtomicWriter&) = delete;
   AtomicWriter& operator=(const AtomicWriter&) = delete;
@@ -119,7 +131,7 @@ class AtomicWriter {
   // Flush, fsync, close and rename over the final name.
   void commit() {
     YOLITE_CHECK(f_, path_, ": commit called twice");
-    bool ok = std::fflush(f_) == 0 && ::fsync(::fileno(f_)) == 0;
+    bool ok = std::fflush(f_) == 0 && (sync_ == Sync::none || ::fsync(::fileno(f_)) == 0);
     ok = (std::fclose(f_) == 0) && ok;
     f_ = nullptr;
     std::error_code ec;
@@ -137,6 +149,7 @@ class AtomicWriter {
 
  private:
   std::string path_, tmp_;
+  Sync sync_ = Sync::fsync;
   std::FILE* f_ = nullptr;
   uint64_t pos_ = 0;
 };
