@@ -112,10 +112,4 @@ TEST_SUITE("data") {
     CHECK(msg.find("at most 1000 pixels") != std::string::npos);
   }
 }
-#else
-TEST_SUITE("data") {
-  TEST_CASE("jpeg_turbo: not in this build (libjpeg not found): stb_image decodes JPEG") {
-    MESSAGE("built without libjpeg-turbo; install libjpeg62-turbo-dev for YOLOv5's JPEG pixels");
-  }
-}
-#endif
+#endif  // YOLITE_HAVE_LIBJPEG (without it stb_image decodes JPEG, tested in test_image_io.cpp)

@@ -180,7 +180,6 @@ int run_synth(int argc, char** argv) {
   if (o.scene.min_size <= 0 || o.scene.max_size < o.scene.min_size || o.scene.max_size > 2)
     yolite::fail("--min-size/--max-size: need 0 < min <= max <= 2, got ", o.scene.min_size, " and ", o.scene.max_size);
   if (app.count("--background-prob") && backgrounds.empty()) yolite::fail("--background-prob needs --backgrounds DIR");
-  if (!(background_prob >= 0 && background_prob <= 1)) yolite::fail("--background-prob must be in 0..1, got ", background_prob);
   o.scene.photo_probability = background_prob;
   if (app.count("--closeup") || scene_file.empty()) o.scene.closeup_probability = closeup;
   if (app.count("--refraction") || scene_file.empty()) o.scene.refraction = refraction;
