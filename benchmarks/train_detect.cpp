@@ -65,6 +65,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include <yolite/data/convert.hpp>
 #include <yolite/data/dataset_yaml.hpp>
 #include <yolite/data/loader.hpp>
@@ -82,7 +84,7 @@
 #include <yolite/train/hyp.hpp>
 #include <yolite/train/trainer.hpp>
 #include <yolite/train/validate.hpp>
-#include <yolite/train/weights.hpp>
+#include <yolite/model/weights.hpp>
 
 #if defined(YOLITE_HAVE_TORCH)
 #include "torch_yolov5.hpp"
@@ -274,12 +276,7 @@ data::LoaderOptions trainer_loader_options(const train::Hyp& h) {
   lo.imgsz = kImg;
   lo.batch = kBatch;
   lo.augment = true;
-  data::AugmentHyp& a = lo.hyp;
-  a.hsv_h = float(h.hsv_h), a.hsv_s = float(h.hsv_s), a.hsv_v = float(h.hsv_v);
-  a.degrees = float(h.degrees), a.translate = float(h.translate), a.scale = float(h.scale);
-  a.shear = float(h.shear), a.perspective = float(h.perspective);
-  a.flipud = float(h.flipud), a.fliplr = float(h.fliplr);
-  a.mosaic = float(h.mosaic), a.mixup = float(h.mixup);
+  lo.hyp = train::augment_hyp(h);
   lo.workers = std::min(8, std::max(1, int(std::thread::hardware_concurrency())));
   lo.shuffle = true;
   lo.rect_pad = 0.f;
@@ -605,7 +602,7 @@ void worker_ours(const Flags& f) {
     io::Checkpoint ck;
     for (auto& [n, t] : m->state_dict()) ck.add(n, t.clone());
     for (auto& [n, p] : m->int_buffers()) ck.add_int(n, *p);
-    ck.meta["spec"] = train::spec_to_meta(m->spec());
+    ck.meta["spec"] = model::spec_to_meta(m->spec());
     ck.meta["nc"] = kNc;
     ck.meta["names"] = m->names;
     ck.meta["producer"] = "bench_train_detect";
@@ -751,7 +748,7 @@ void worker_peer(const Flags& f) {
   // detect, batch 1: our checkpoint's weights, conv+BN fused; pre/post are yolite's code
   {
     torch::NoGradGuard ng;
-    train::Weights w = train::read_weights(f.ckpt);
+    model::Weights w = model::read_weights(f.ckpt);
     const int n = load_from(w.state);
     res.set("detect_tensors_loaded", double(n));
     net->eval();
@@ -763,7 +760,7 @@ void worker_peer(const Flags& f) {
     {
       data::Letterboxed lb = data::letterbox(img, kImg, lo);
       Tensor<float> x = image_to_tensor(lb.image);
-      auto ym = train::build_model(w)->predict(x);
+      auto ym = model::build_model(w)->predict(x);
       auto tx = torch::from_blob(x.data(), {1, 3, x.size(2), x.size(3)}, torch::kFloat);
       net->fuse();
       auto yt = net->decode(net->forward(tx)).contiguous();
@@ -838,50 +835,45 @@ Results run_worker(const Flags& f, const std::string& kind, const std::string& m
   return Results::load(out);
 }
 
+// Flags through CLI11, as the yolite program reads its own. Throws CLI::ParseError (main turns it
+// into CLI11's message and exit status) or yolite::Error (a bad --models list).
 Flags parse(int argc, char** argv) {
   Flags f;
-  auto need = [&](int& i) -> std::string {
-    YOLITE_CHECK(i + 1 < argc, "flag ", argv[i], " needs a value");
-    return argv[++i];
-  };
-  auto to_int = [](const std::string& flag, const std::string& v, int lo) {
-    char* end = nullptr;
-    long x = std::strtol(v.c_str(), &end, 10);
-    YOLITE_CHECK(end && *end == 0 && !v.empty() && x >= lo && x < 1000000, flag, ": expected an integer >= ", lo,
-                 ", got '", v, "'");
-    return int(x);
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--models") {
-      f.models.clear();
-      std::stringstream ss(need(i));
-      std::string m;
-      while (std::getline(ss, m, ',')) {
-        if (m.rfind("yolov5", 0) == 0) m = m.substr(6);
-        YOLITE_CHECK(m == "n" || m == "s" || m == "m" || m == "l" || m == "x",
-                     "--models: expected a list of n,s,m,l,x, got '", m, "'");
-        f.models.push_back(m);
-      }
-      YOLITE_CHECK(!f.models.empty(), "--models: empty list");
-    } else if (a == "--steps") f.steps = to_int(a, need(i), 1);
-    else if (a == "--warmup") f.warmup = to_int(a, need(i), 1);
-    else if (a == "--runs") f.runs = to_int(a, need(i), 1);
-    else if (a == "--threads") f.threads = to_int(a, need(i), 1);
-    else if (a == "--no-peer") f.peer = false;
-    else if (a == "--bf16") f.bf16 = true;
-    else if (a == "--worker-bf16") f.worker_bf16 = true;
-    else if (a == "--profile") f.profile = true;
-    else if (a == "--keep") f.keep = need(i);
-    else if (a == "--worker") f.worker = need(i);
-    else if (a == "--model") f.model = need(i);
-    else if (a == "--data") f.data = need(i);
-    else if (a == "--out") f.out = need(i);
-    else if (a == "--ckpt") f.ckpt = need(i);
-    else
-      fail("unknown flag '", a, "' (expected --models n,s --steps N --warmup K --runs R --threads T ",
-           "--no-peer --bf16 --profile --keep DIR)");
+  CLI::App app{"training and detection throughput of yolite against libtorch, same machine, same run", "bench_train_detect"};
+  std::string models = "n,s";
+  app.add_option("--models", models, "comma list of n,s,m,l,x (default n,s)");
+  app.add_option("--steps", f.steps, "timed steps per run (default 5)")->check(CLI::Range(1, 999999));
+  app.add_option("--warmup", f.warmup, "untimed steps first (default 2)")->check(CLI::Range(1, 999999));
+  app.add_option("--runs", f.runs, "runs; medians are printed (default 3)")->check(CLI::Range(1, 999999));
+  app.add_option("--threads", f.threads, "compute threads (default 2)")->check(CLI::Range(1, 999999));
+  bool no_peer = false;
+  app.add_flag("--no-peer", no_peer, "skip libtorch");
+  app.add_flag("--bf16", f.bf16, "also measure yolite in bf16");
+  app.add_flag("--profile", f.profile, "print a per-stage profile of the training step");
+  app.add_option("--keep", f.keep, "keep the data set and checkpoints in this folder");
+  // worker mode: the benchmark re-runs itself once per measurement (fresh process, fresh RSS)
+  app.add_option("--worker", f.worker, "(internal) ours or peer")->group("");
+  app.add_flag("--worker-bf16", f.worker_bf16, "(internal) run yolite in bf16")->group("");
+  app.add_option("--model", f.model, "(internal)")->group("");
+  app.add_option("--data", f.data, "(internal)")->group("");
+  app.add_option("--out", f.out, "(internal)")->group("");
+  app.add_option("--ckpt", f.ckpt, "(internal)")->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));  // --help, or CLI11's message for a bad flag
   }
+  f.peer = !no_peer;
+  f.models.clear();
+  std::stringstream ss(models);
+  std::string m;
+  while (std::getline(ss, m, ',')) {
+    if (m.rfind("yolov5", 0) == 0) m = m.substr(6);
+    YOLITE_CHECK(m == "n" || m == "s" || m == "m" || m == "l" || m == "x", "--models: expected a list of n,s,m,l,x, got '",
+                 m, "'");
+    f.models.push_back(m);
+  }
+  YOLITE_CHECK(!f.models.empty(), "--models: empty list");
   return f;
 }
 

@@ -55,6 +55,7 @@
 #include "autograd/variable.hpp"
 
 #include "model/summary.hpp"
+#include "model/weights.hpp"
 #include "model/yolo.hpp"
 
 #include "loss/yolo_loss.hpp"

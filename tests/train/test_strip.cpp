@@ -1,6 +1,6 @@
 // train::strip_checkpoint (YOLOv5's strip_optimizer, `yolite strip`): a training checkpoint
 // keeps only its EMA weights, renamed to the model's names; optimizer state and pending
-// gradients go; the result still loads with read_weights and is refused by --resume.
+// gradients go; the result still loads with model::read_weights and is refused by --resume.
 #include <doctest/doctest.h>
 
 #include <filesystem>

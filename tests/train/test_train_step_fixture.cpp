@@ -53,9 +53,9 @@ TEST_SUITE("train") {
   TEST_CASE("training step parity with PyTorch: yolov5n forward, targets, loss, gradients, SGD step") {
     const auto t_start = std::chrono::steady_clock::now();
     const io::Npz tr = io::load_npz(kFix + "yolov5n_nc5_seed0_train.npz");
-    const train::Weights w = train::read_weights(kFix + "yolov5n_nc5_seed0.pt");
+    const model::Weights w = model::read_weights(kFix + "yolov5n_nc5_seed0.pt");
     REQUIRE(w.nc == 5);
-    auto m = train::build_model(w);
+    auto m = model::build_model(w);
     m->train();  // train.py: model.train(); every parameter requires grad
 
     // The starting weights (p0 of the README's after_step tolerance) and their optimizer group.

@@ -17,7 +17,7 @@
 
 #include <yolite/data/coco.hpp>
 #include <yolite/train/validate.hpp>
-#include <yolite/train/weights.hpp>
+#include <yolite/model/weights.hpp>
 
 using namespace yolite;
 namespace fs = std::filesystem;
@@ -58,7 +58,7 @@ TEST_SUITE("train") {
               [](const data::Sample& a, const data::Sample& b) { return a.image_path < b.image_path; });
     REQUIRE(ds.samples.size() == 72);
 
-    auto model = train::build_model(train::read_weights(kGolden / "yolov5n_bccd.pt"));
+    auto model = model::build_model(model::read_weights(kGolden / "yolov5n_bccd.pt"));
     REQUIRE(model->nc() == 3);
     train::ValOptions o;
     o.imgsz = 320;

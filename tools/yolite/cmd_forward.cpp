@@ -2,7 +2,7 @@
 //
 //   yolite forward --weights yolov5s.pt --input x.npy --output y.npy [--raw DIR] [--img N]
 //
-// --weights: a YOLOv5 .pt or a yolite checkpoint (train/weights.hpp reads both); --cfg instead
+// --weights: a YOLOv5 .pt or a yolite checkpoint (model/weights.hpp reads both); --cfg instead
 // builds an untrained model (yolov5n..x or a model yaml) with --nc classes and --seed.
 // --input: float32 (or float16/float64) .npy of shape (B, 3, H, W), H and W multiples of 32,
 // values as the model expects them (0..1 RGB). --output: the decoded predictions (B, N, 5+nc),
@@ -25,7 +25,7 @@
 #include <yolite/model/cfg_yaml.hpp>
 #include <yolite/model/summary.hpp>
 #include <yolite/model/yolo.hpp>
-#include <yolite/train/weights.hpp>
+#include <yolite/model/weights.hpp>
 
 #include "command.hpp"
 
@@ -63,7 +63,7 @@ int run_forward(int argc, char** argv) {
 
   std::shared_ptr<model::YoloModel> m;
   if (!weights.empty()) {
-    m = train::build_model(train::read_weights(weights));
+    m = model::build_model(model::read_weights(weights));
   } else {
     m = std::make_shared<model::YoloModel>(model::load_model_spec(cfg), nc, seed);
   }

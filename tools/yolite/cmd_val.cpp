@@ -22,7 +22,7 @@
 #include <yolite/train/plots.hpp>
 #include <yolite/train/run_dir.hpp>
 #include <yolite/train/validate.hpp>
-#include <yolite/train/weights.hpp>
+#include <yolite/model/weights.hpp>
 
 #include "command.hpp"
 
@@ -62,8 +62,8 @@ int run_val(int argc, char** argv) {
     return app.exit(e);
   }
   YOLITE_CHECK(device == "cpu", "--device ", device, ": this build has no CUDA support; use --device cpu");
-  auto w = yolite::train::read_weights(weights);
-  auto model = yolite::train::build_model(w);
+  auto w = yolite::model::read_weights(weights);
+  auto model = yolite::model::build_model(w);
   auto dy = yolite::data::read_dataset_yaml(data);
   YOLITE_CHECK(!dy.split(task).empty(), data, ": has no '", task, "' split");
   auto ds = yolite::data::load_yolo_split(dy, task);

@@ -27,7 +27,7 @@
 #include <array>
 #include <vector>
 
-#include "../infer/detection.hpp"
+#include "../core/detection.hpp"
 #include "ap.hpp"
 
 namespace yolite::eval {

@@ -24,8 +24,8 @@
 #include "../data/letterbox.hpp"
 #include "../nn/conv.hpp"
 #include "../ops/conv2d.hpp"
-#include "../train/weights.hpp"
-#include "detection.hpp"
+#include "../model/weights.hpp"
+#include "../core/detection.hpp"
 #include "nms.hpp"
 
 namespace yolite {
@@ -62,7 +62,7 @@ inline Tensor<float> image_to_tensor(const Image& img) {
 class Detector {
  public:
   explicit Detector(const std::string& weights, DetectorOptions opt = {})
-      : model_(train::build_model(train::read_weights(weights))), opt_(std::move(opt)) {
+      : model_(model::build_model(model::read_weights(weights))), opt_(std::move(opt)) {
     if (opt_.bf16) ops::bf16::require_cpu("DetectorOptions::bf16 (--bf16)");
     if (opt_.fuse) nn::fuse_conv_bn<float>(*model_);
     stride_ = std::max(32, int(model_->max_stride()));

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
-#include "detection.hpp"
+#include "../core/detection.hpp"
 
 namespace yolite {
 

@@ -33,6 +33,7 @@
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 #include "array.hpp"
+#include "checkpoint.hpp"
 #include "half.hpp"
 #include "pickle.hpp"
 #include "zip.hpp"
@@ -420,6 +421,32 @@ inline TorchCheckpoint load_yolov5_pt(const std::string& path) {
     if (order != "little") fail(path, ": storages are stored '", order, "'-endian; only little-endian is supported");
   }
   return load_yolov5_pickle(path, zip, prefix, zip.read(pkl));
+}
+
+// A YOLOv5 .pt import as a yolite Checkpoint (state dict order kept); its meta holds "source"
+// ("yolov5.pt"), "names", "nc", "stride", "depth_multiple", "width_multiple", "anchors_px" (per
+// level [w0,h0,w1,...]), "yaml" (the model yaml) and "info" (epoch, best_fitness, date, opt, ...).
+inline Checkpoint to_checkpoint(const TorchCheckpoint& t) {
+  Checkpoint ck;
+  size_t fi = 0;
+  for (const auto& k : t.keys) {
+    if (fi < t.state.size() && t.state[fi].first == k) {
+      ck.add(k, t.state[fi].second);
+      ++fi;
+    } else {
+      ck.add_int(k, t.int_buffers.at(k));
+    }
+  }
+  ck.meta = {{"source", "yolov5.pt"},
+             {"names", t.names},
+             {"nc", t.nc},
+             {"stride", t.stride},
+             {"depth_multiple", t.depth_multiple},
+             {"width_multiple", t.width_multiple},
+             {"anchors_px", t.anchors_px},
+             {"yaml", t.yaml},
+             {"info", t.info}};
+  return ck;
 }
 
 }  // namespace yolite::io

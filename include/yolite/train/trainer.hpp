@@ -68,6 +68,17 @@ struct Callbacks {
   std::function<void(const EpochRow&)> on_epoch_end;
 };
 
+// The augmentation part of the hyperparameters, as the training loader takes it.
+inline data::AugmentHyp augment_hyp(const Hyp& h) {
+  data::AugmentHyp a;
+  a.hsv_h = float(h.hsv_h), a.hsv_s = float(h.hsv_s), a.hsv_v = float(h.hsv_v);
+  a.degrees = float(h.degrees), a.translate = float(h.translate), a.scale = float(h.scale);
+  a.shear = float(h.shear), a.perspective = float(h.perspective);
+  a.flipud = float(h.flipud), a.fliplr = float(h.fliplr);
+  a.mosaic = float(h.mosaic), a.mixup = float(h.mixup);
+  return a;
+}
+
 struct TrainResult {
   std::filesystem::path save_dir, best, last;
   int epochs_done = 0;
@@ -131,11 +142,11 @@ class Trainer {
                        opt_.data, " names only ", nc, " classes");
 
     // ---- model
-    std::optional<Weights> init;
-    if (!opt_.weights.empty() && !resuming) init = read_weights(opt_.weights);
+    std::optional<model::Weights> init;
+    if (!opt_.weights.empty() && !resuming) init = model::read_weights(opt_.weights);
     model::ModelSpec spec;
     if (resuming)
-      spec = spec_from_meta(resume_ck.meta["spec"], opt_.resume);
+      spec = model::spec_from_meta(resume_ck.meta["spec"], opt_.resume);
     else if (!opt_.cfg.empty())
       spec = model::yolov5_spec(opt_.cfg);
     else if (init)
@@ -380,8 +391,8 @@ class Trainer {
       strip_checkpoint(res.last.string(), res.last.string());
       strip_checkpoint(res.best.string(), res.best.string());
       if (!val_set.samples.empty()) {
-        Weights w = read_weights(res.best.string());
-        auto best_model = build_model(w);
+        model::Weights w = model::read_weights(res.best.string());
+        auto best_model = model::build_model(w);
         ValOptions fo = vo;
         fo.keep_detections = opt_.plots;
         fo.loss.reset();
@@ -402,16 +413,6 @@ class Trainer {
       std::fputs(s.c_str(), stdout);
       std::fflush(stdout);
     }
-  }
-
-  static data::AugmentHyp augment_hyp(const Hyp& h) {
-    data::AugmentHyp a;
-    a.hsv_h = float(h.hsv_h), a.hsv_s = float(h.hsv_s), a.hsv_v = float(h.hsv_v);
-    a.degrees = float(h.degrees), a.translate = float(h.translate), a.scale = float(h.scale);
-    a.shear = float(h.shear), a.perspective = float(h.perspective);
-    a.flipud = float(h.flipud), a.fliplr = float(h.fliplr);
-    a.mosaic = float(h.mosaic), a.mixup = float(h.mixup);
-    return a;
   }
 
   // --multi-scale: a random size in [0.5, 1.5] x imgsz (a stride multiple) per batch, drawn
@@ -493,7 +494,7 @@ class Trainer {
     meta["ema_updates"] = ema.updates();
     meta["nc"] = int(names.size());
     meta["names"] = names;
-    meta["spec"] = spec_to_meta(spec);
+    meta["spec"] = model::spec_to_meta(spec);
     meta["hyp"] = hyp_to_yaml(hyp);
     meta["opt"] = to_json(opt_);
     meta["resumable"] = true;

@@ -1,4 +1,7 @@
-// infer/detection.hpp -- Detection: one box found in one image.
+// core/detection.hpp -- Detection: one box found in one image, and the IoU of two boxes.
+//
+// A leaf: NMS and the detector (infer/) make detections, evaluation (eval/) matches them to
+// labels; both include this and nothing of each other.
 //
 // Corners in pixels of whatever image the numbers refer to (the network input while inside
 // NMS, the original image once mapped back by the letterbox), a confidence score
