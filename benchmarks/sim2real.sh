@@ -12,7 +12,7 @@
 #
 #   bash benchmarks/sim2real.sh --real ../shared/datasets/real-bottles-dev/plastic-bottle-valid
 #       [--per-class 600] [--epochs 25] [--img 320] [--batch 16] [--weights BASE.pt]
-#       [--seed 1000] [--synth "--min-size 0.3 ..."] [--out runs/sim2real]
+#       [--seed 1000] [--synth "--min-size 0.3 ..."] [--hyp hyp.scratch-low.yaml] [--out runs/sim2real]
 #   bash benchmarks/sim2real.sh --real DIR --eval-only WEIGHTS [--img 320]   # score a model only
 #
 # The real folder holds annotations/instances.json (COCO; file_name relative to the folder).
@@ -22,6 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${YOLITE_BUILD_DIR:-$ROOT/build}"
 REAL="" PER_CLASS=600 EPOCHS=25 IMG=320 BATCH=16 WEIGHTS="" SEED=1000 SYNTH="" OUT="$ROOT/runs/sim2real" EVAL_ONLY=""
+HYP=hyp.scratch-low.yaml
 while [ $# -gt 0 ]; do
   case "$1" in
     --real) REAL="$2"; shift 2 ;;
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --weights) WEIGHTS="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
     --synth) SYNTH="$2"; shift 2 ;;
+    --hyp) HYP="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --eval-only) EVAL_ONLY="$2"; shift 2 ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
@@ -41,6 +43,7 @@ done
 [ -n "$REAL" ] || { echo "sim2real.sh: --real DIR is required (a folder with annotations/instances.json)" >&2; exit 2; }
 REAL="$(realpath "$REAL")"
 [ -z "$WEIGHTS" ] || WEIGHTS="$(realpath "$WEIGHTS")"
+[ ! -f "$HYP" ] || HYP="$(realpath "$HYP")"
 [ -z "$EVAL_ONLY" ] || EVAL_ONLY="$(realpath "$EVAL_ONLY")"
 [ -f "$REAL/annotations/instances.json" ] || { echo "sim2real.sh: $REAL/annotations/instances.json not found" >&2; exit 2; }
 [ -x "$BUILD/yolite" ] || YOLITE_TARGETS=yolite_cli bash "$ROOT/scripts/setup.sh" "$BUILD"
@@ -91,9 +94,12 @@ t0=$(date +%s)
 "$Y" synth --out render --per-class "$PER_CLASS" --seed "$SEED" $SYNTH
 "$Y" coco2yolo --coco render/coco_instances.json --images render/images_raw --out render/labels_raw
 "$Y" split --images render/images_raw --labels render/labels_raw --out data --seed 7 --ratios 0.95,0.05,0
-OMP_WAIT_POLICY=passive "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp hyp.scratch-low.yaml \
+OMP_WAIT_POLICY=passive "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp "$HYP" \
   --batch "$BATCH" --epochs "$EPOCHS" --data data/dataset.yaml --weights "$WEIGHTS" --workers 2 --cache ram \
   --seed 0 --project runs --name sim2real --exist-ok
+score runs/sim2real/weights/last.pt
+LAST_AP50="$AP50"
 score runs/sim2real/weights/best.pt
+echo "last.pt (final epoch): AP50 $LAST_AP50; best.pt (best fitness on the rendered val split) below"
 echo "trained in $(( $(date +%s) - t0 )) s on $((PER_CLASS * 5)) renders (synth flags: ${SYNTH:-defaults}; from ${WEIGHTS:-scratch})"
 printf 'sim2real yolov5n %s synth-only: AP50 %.3f on %s real photos\n' "$IMG" "$AP50" "$NREAL"

@@ -9,7 +9,7 @@ BUILD="${1:-$ROOT/build}"
 shift || true
 
 need=()
-for pkg in g++ cmake make libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev libjpeg62-turbo-dev ${YOLITE_EXTRA_PACKAGES:-}; do
+for pkg in g++ cmake make libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev libjpeg62-turbo-dev fonts-dejavu-core ${YOLITE_EXTRA_PACKAGES:-}; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -113,6 +113,10 @@ mkdir -p nophotos; printf 'no photos here' > nophotos/readme.txt
 case_ "synth backgrounds folder without a usable photo" "nophotos" s1 -- synth --out s1 --per-class 1 --sizes 64 --backgrounds nophotos --no-test-image
 case_ "synth backgrounds folder that does not exist" "in/nowhere" s2 -- synth --out s2 --per-class 1 --sizes 64 --backgrounds in/nowhere --no-test-image
 case_ "synth --background-prob out of range" "--background-prob" s3 -- synth --out s3 --per-class 1 --sizes 64 --backgrounds in --background-prob 2 --no-test-image
+mkdir -p badfonts; printf 'not a font' > badfonts/fake.ttf
+case_ "synth --fonts folder with a file that is not a font" "badfonts/fake.ttf" s4 -- synth --out s4 --per-class 1 --sizes 64 --text-labels 0.5 --fonts badfonts --no-test-image
+case_ "synth --fonts folder without fonts" "nophotos" s5 -- synth --out s5 --per-class 1 --sizes 64 --text-labels 0.5 --fonts nophotos --no-test-image
+case_ "synth --shadows out of range" "--shadows" s6 -- synth --out s6 --per-class 1 --sizes 64 --shadows 1.5 --no-test-image
 
 echo "bad inputs: $n cases, $fails failed"
 [ "$fails" = 0 ]

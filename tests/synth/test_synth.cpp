@@ -3,6 +3,8 @@
 // knobs (photo backgrounds, close-ups, refraction) keeping every invariant.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -123,6 +125,7 @@ vn 0 -1 0
 vn 0 1 0
 vn -1 0 0
 vn 1 0 0
+vt 0.5 0.5
 usemtl red
 f 1//1 4//1 3//1 2//1
 f 5//2 6//2 7//2 8//2
@@ -605,5 +608,319 @@ TEST_SUITE("synth") {
       }
     }
     CHECK(moved > 100);
+  }
+}
+
+namespace {
+
+// Mean and standard deviation of all channels of an image (0..255).
+void image_stats(const Image& img, double& mean, double& sd) {
+  double s = 0, s2 = 0;
+  for (uint8_t v : img.px) s += v, s2 += double(v) * v;
+  const double n = double(img.px.size());
+  mean = s / n, sd = std::sqrt(std::max(0.0, s2 / n - mean * mean));
+}
+
+synth::SceneOptions clean_options() {  // no noise, blur or JPEG-range effects in the pixels
+  synth::SceneOptions so;
+  so.max_noise = 0, so.blur_probability = 0;
+  return so;
+}
+
+}  // namespace
+
+TEST_SUITE("synth") {
+  TEST_CASE("natural grounds: every kind is textured, in range and the same for the same seed") {
+    for (int k = 0; k < int(synth::GroundKind::count); ++k) {
+      const std::string name = synth::kGroundNames[k];
+      CAPTURE(name);
+      for (int seed = 0; seed < 3; ++seed) {
+        std::vector<float> a, b;
+        Rng r1(uint64_t(100 + seed)), r2(uint64_t(100 + seed));
+        synth::paint_ground(a, 120, 90, r1, synth::GroundKind(k));
+        synth::paint_ground(b, 120, 90, r2, synth::GroundKind(k));
+        REQUIRE(a.size() == size_t(120 * 90 * 3));
+        CHECK(a == b);
+        double s = 0, s2 = 0;
+        bool ok = true;
+        for (float v : a) ok = ok && std::isfinite(v) && v >= 0.0f && v <= 1.0f, s += v, s2 += double(v) * v;
+        CHECK(ok);
+        const double mean = s / double(a.size()), sd = std::sqrt(s2 / double(a.size()) - mean * mean);
+        CHECK(sd > 0.01);  // not a flat colour
+      }
+    }
+  }
+
+  TEST_CASE("rendered clutter backgrounds: busy, deterministic, and the annotations still equal the mask") {
+    std::vector<float> a, b;
+    Rng r1(7), r2(7);
+    synth::paint_clutter3d(a, 96, 96, r1);
+    synth::paint_clutter3d(b, 96, 96, r2);
+    CHECK(a == b);
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so = clean_options();
+    so.clutter3d_probability = 1.0f;
+    for (int i = 0; i < 5; ++i) {
+      Rng rng = Rng(61).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 2) % 5}, 96, 80, so, rng);
+      CHECK(s.clutter3d);
+      synth::Rendered r = synth::render_scene(s);
+      check_annotations_match_mask(r, s.objects.size());
+      double mean, sd;
+      image_stats(r.image, mean, sd);
+      CHECK(sd > 10);
+    }
+  }
+
+  TEST_CASE("distractors hide the bottles behind them; annotations equal what stays visible") {
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so = clean_options();
+    so.max_distractors = 8;
+    int hidden = 0, with = 0;
+    for (int i = 0; i < 16; ++i) {
+      Rng rng = Rng(71).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 1) % 5, (i + 3) % 5}, 96, 96, so, rng);
+      with += !s.distractors.empty();
+      for (auto& d : s.distractors) CHECK(d.cls == -1);
+      synth::Rendered r = synth::render_scene(s);
+      check_annotations_match_mask(r, s.objects.size());
+      synth::Scene bare = s;
+      bare.distractors.clear();
+      synth::Rendered rb = synth::render_scene(bare);
+      for (size_t p = 0; p < r.ids.size(); ++p) {
+        // a bottle pixel with distractors was a pixel of the same bottle without them
+        if (r.ids[p] != 0) CHECK(rb.ids[p] == r.ids[p]);
+        hidden += rb.ids[p] != 0 && r.ids[p] == 0;
+      }
+    }
+    CHECK(with >= 10);
+    CHECK(hidden > 50);  // some bottle pixels are covered by distractors
+  }
+
+  TEST_CASE("shadows darken what is behind the objects and never touch the id mask") {
+    auto classes = synth::builtin_classes();
+    int darker = 0;
+    for (int i = 0; i < 6; ++i) {
+      Rng rng = Rng(81).split(uint64_t(i));
+      synth::SceneOptions so = clean_options();
+      so.max_distractors = 2;
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 3) % 5}, 96, 96, so, rng);
+      synth::Rendered plain = synth::render_scene(s);
+      s.shadow = synth::Shadow{0.6f, 5, 4, 2};
+      synth::Rendered shaded = synth::render_scene(s);
+      CHECK(shaded.ids == plain.ids);
+      check_annotations_match_mask(shaded, s.objects.size());
+      bool never_brighter = true;
+      for (size_t v = 0; v < plain.image.px.size(); ++v) {
+        never_brighter = never_brighter && shaded.image.px[v] <= plain.image.px[v];
+        darker += shaded.image.px[v] + 8 < plain.image.px[v];
+      }
+      CHECK(never_brighter);
+    }
+    CHECK(darker > 200);
+    // the shadow lands where it is sent: a lone opaque square, offset right and down
+    std::vector<float> rgb(20 * 20 * 3, 1.0f), cover(20 * 20, 0.0f);
+    for (int y = 5; y < 10; ++y)
+      for (int x = 5; x < 10; ++x) cover[size_t(y * 20 + x)] = 1.0f;
+    synth::cast_shadow(rgb, 20, 20, cover, synth::Shadow{0.5f, 3, 2, 0});
+    CHECK(rgb[size_t((7 * 20 + 12) * 3)] == doctest::Approx(0.5f));  // (12, 7) = (9 + 3, 5 + 2)
+    CHECK(rgb[size_t((6 * 20 + 6) * 3)] == doctest::Approx(1.0f));   // (6, 6) is not under the shifted square
+  }
+
+  TEST_CASE("crushed bottles: dented and squashed, still closed, unit normals; annotations equal the mask") {
+    for (int kind : {1, 2, 3}) {
+      Rng rng(uint64_t(90 + kind));
+      synth::Mesh m = synth::make_bottle(synth::BottleKind(kind), rng);
+      synth::Mesh c = m;
+      Rng crng(5);
+      synth::crush(c, crng, 1.0f);
+      REQUIRE(c.pos.size() == m.pos.size());
+      double moved = 0;
+      std::map<std::array<float, 3>, std::array<float, 3>> where;  // vertices at one place move together
+      bool closed = true, unit = true;
+      for (size_t v = 0; v < m.pos.size(); ++v) {
+        moved = std::max(moved, double(synth::length(c.pos[v] - m.pos[v])));
+        std::array<float, 3> from{m.pos[v].x, m.pos[v].y, m.pos[v].z}, to{c.pos[v].x, c.pos[v].y, c.pos[v].z};
+        auto [it, fresh] = where.emplace(from, to);
+        closed = closed && (fresh || it->second == to);
+        unit = unit && std::fabs(synth::length(c.normal[v]) - 1.0f) < 1e-3f;
+      }
+      CHECK(closed);
+      CHECK(unit);
+      CHECK(moved > 0.03);
+    }
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so = clean_options();
+    so.crush_probability = 1.0f;
+    for (int i = 0; i < 4; ++i) {
+      Rng rng = Rng(91).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {1, 2, 3}, 96, 96, so, rng);
+      check_annotations_match_mask(synth::render_scene(s), s.objects.size());
+    }
+  }
+
+  TEST_CASE("camera effects change the colours, never the mask") {
+    auto classes = synth::builtin_classes();
+    Rng rng = Rng(95).split(1);
+    synth::Scene s = synth::sample_scene(classes, {0, 3}, 96, 96, clean_options(), rng);
+    synth::Rendered plain = synth::render_scene(s);
+    s.fx.white_balance = {1.15f, 1.0f, 0.85f};
+    s.fx.motion = 4, s.fx.motion_angle = 0.5f;
+    synth::Rendered fx = synth::render_scene(s);
+    CHECK(fx.ids == plain.ids);
+    CHECK(fx.annotations.size() == plain.annotations.size());
+    CHECK(fx.image.px != plain.image.px);
+    long red = 0, blue = 0;  // warmer: more red, less blue
+    for (size_t p = 0; p < plain.ids.size(); ++p)
+      red += fx.image.px[3 * p] - plain.image.px[3 * p], blue += fx.image.px[3 * p + 2] - plain.image.px[3 * p + 2];
+    CHECK(red > 0);
+    CHECK(blue < 0);
+  }
+
+  TEST_CASE("every realism knob at once: same seed, 1 vs 2 threads, byte-identical data sets") {
+    TempDir dir("realism");
+    auto classes = synth::builtin_classes();
+    synth::SynthOptions o;
+    o.per_class = 2;
+    o.sizes = {80};
+    o.seed = 9;
+    o.test_image = false;
+    o.scene.ground_probability = 0.5f, o.scene.clutter3d_probability = 0.5f, o.scene.max_distractors = 3;
+    o.scene.shadow_probability = 0.7f, o.scene.crush_probability = 0.5f, o.scene.camera_fx_probability = 0.7f;
+    o.scene.closeup_probability = 0.5f, o.scene.refraction = 0.04f;
+    CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 11);  // 10 images + json
+    // out-of-range knobs are refused before anything is written
+    synth::SynthOptions bad = o;
+    bad.out = dir.path / "bad";
+    bad.scene.shadow_probability = 1.5f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--shadows"), Error);
+    bad.scene.shadow_probability = 0.5f, bad.scene.max_distractors = -1;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--distractors"), Error);
+    CHECK_FALSE(fs::exists(dir.path / "bad"));
+  }
+
+  TEST_CASE("scene file: the realism keys") {
+    TempDir dir("realism_yaml");
+    {
+      std::ofstream f(dir.path / "s.yaml");
+      f << "ground: 0.4\nclutter3d: 0.2\ndistractors: 3\nshadows: 0.6\ncrushed: 0.3\ncamera_fx: 0.5\n"
+           "classes:\n  - name: Water Bottle\n    builtin: water\n";
+    }
+    auto f = synth::read_scene_file(dir.path / "s.yaml");
+    CHECK(f.scene.ground_probability == doctest::Approx(0.4f));
+    CHECK(f.scene.clutter3d_probability == doctest::Approx(0.2f));
+    CHECK(f.scene.max_distractors == 3);
+    CHECK(f.scene.shadow_probability == doctest::Approx(0.6f));
+    CHECK(f.scene.crush_probability == doctest::Approx(0.3f));
+    CHECK(f.scene.camera_fx_probability == doctest::Approx(0.5f));
+  }
+}
+
+TEST_SUITE("synth") {
+  TEST_CASE("fonts: text is drawn where asked, in the ink colour; non-fonts are refused by name") {
+    const fs::path dir = synth::default_font_dir();
+    REQUIRE_MESSAGE(!dir.empty(), "no system font folder (the test set-up installs fonts-dejavu-core)");
+    auto fonts = synth::load_fonts(dir);
+    REQUIRE(!fonts.empty());
+    synth::Texture t;
+    t.w = 200, t.h = 60;
+    t.rgb.assign(size_t(t.w * t.h * 3), 1.0f);
+    const float adv = synth::draw_text(t, *fonts[0], "HELLO", 10, 45, 40, {0, 0, 0});
+    CHECK(adv > 60);
+    CHECK(adv < 190);
+    int ink = 0, x_lo = 1 << 30, x_hi = -1, y_lo = 1 << 30, y_hi = -1;
+    for (int y = 0; y < t.h; ++y)
+      for (int x = 0; x < t.w; ++x)
+        if (t.rgb[size_t((y * t.w + x) * 3)] < 0.5f)
+          ++ink, x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x), y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+    CHECK(ink > 200);
+    CHECK(x_lo >= 10);
+    CHECK(x_hi <= int(10 + adv) + 1);
+    CHECK(y_hi <= 46);  // capitals sit on the baseline ...
+    CHECK(y_lo >= 5);   // ... and are less than the pixel height tall
+    // a word is pronounceable letters only
+    Rng rng(3);
+    for (int i = 0; i < 20; ++i) {
+      std::string w = synth::random_word(rng);
+      CHECK(!w.empty());
+      for (char c : w) CHECK(std::islower(static_cast<unsigned char>(c)));
+    }
+    TempDir tmp("fonts");
+    data::write_file_atomic(tmp.path / "empty.ttf", "");
+    data::write_file_atomic(tmp.path / "text.ttf", "this is not a font, it is a sentence.");
+    CHECK_THROWS_WITH_AS(synth::Font(tmp.path / "empty.ttf"), doctest::Contains("empty.ttf: not a font"), Error);
+    CHECK_THROWS_WITH_AS(synth::Font(tmp.path / "text.ttf"), doctest::Contains("text.ttf: not a TrueType"), Error);
+    CHECK_THROWS_WITH_AS(synth::load_fonts(tmp.path / "nope"), doctest::Contains("font folder not found"), Error);
+  }
+
+  TEST_CASE("printed labels: textured label bands, same seed same image, annotations equal the mask") {
+    auto fonts = synth::load_fonts(synth::default_font_dir());
+    auto classes = synth::builtin_classes();
+    for (int kind = 0; kind < 5; ++kind) {
+      Rng rng(uint64_t(200 + kind));
+      synth::Mesh m = synth::make_bottle(synth::BottleKind(kind), rng);
+      REQUIRE(m.uv.size() == m.pos.size());
+      synth::Mesh printed = m;
+      Rng lrng(1);
+      synth::print_labels(printed, lrng, fonts);
+      int textured = 0;
+      for (auto& mat : printed.materials) textured += mat.texture != nullptr;
+      CHECK(textured >= (kind == 3 || kind == 1 ? 1 : 0));  // water and plastic always have a label band
+    }
+    synth::SceneOptions so = clean_options();
+    so.text_label_probability = 1.0f, so.fonts = fonts, so.closeup_probability = 1.0f;
+    for (int i = 0; i < 4; ++i) {
+      Rng r1 = Rng(210).split(uint64_t(i)), r2 = Rng(210).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5}, 96, 96, so, r1);
+      synth::Scene s2 = synth::sample_scene(classes, {i % 5}, 96, 96, so, r2);
+      synth::Rendered a = synth::render_scene(s), b = synth::render_scene(s2);
+      CHECK(a.image.px == b.image.px);
+      check_annotations_match_mask(a, s.objects.size());
+    }
+    synth::SceneOptions no_font = so;
+    no_font.fonts.clear();
+    Rng r3(1);
+    CHECK_THROWS_WITH_AS(synth::sample_scene(classes, {3}, 64, 64, no_font, r3), doctest::Contains("need a font"), Error);
+  }
+}
+
+TEST_SUITE("synth") {
+  TEST_CASE("OBJ textures: vt + map_Kd colour the surface; a missing texture is named with its MTL line") {
+    TempDir dir("objtex");
+    // a square facing the camera, its texture red on the left half and blue on the right
+    data::write_file_atomic(dir.path / "sq.obj",
+                            "mtllib sq.mtl\nv -1 -1 0\nv 1 -1 0\nv 1 1 0\nv -1 1 0\n"
+                            "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nusemtl art\nf 1/1 2/2 3/3 4/4\n");
+    data::write_file_atomic(dir.path / "sq.mtl", "newmtl art\nKd 1 1 1\nmap_Kd -s 1 1 1 art.png\n");
+    Image art(8, 8, 3);
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 8; ++x) {
+        uint8_t* p = art.at(x, y);
+        p[0] = x < 4 ? 230 : 10, p[1] = 10, p[2] = x < 4 ? 10 : 230;
+      }
+    data::save_image(dir.path / "art.png", art);
+    synth::Mesh m = synth::load_obj(dir.path / "sq.obj");
+    REQUIRE(m.uv.size() == m.pos.size());
+    REQUIRE(m.materials.size() == 1);
+    REQUIRE(m.materials[0].texture != nullptr);
+    synth::Camera cam{64, 64, 64};
+    synth::Light light;
+    light.dir = {0, 0, 1}, light.ambient = {0.2f, 0.2f, 0.2f};
+    synth::FrameBuffer fb(64, 64);
+    synth::Pose pose;
+    pose.translation = {0, 0, -3};
+    synth::render_meshes(fb, cam, light, {{&m, pose, 1}});
+    auto px = [&](int x, int y, int c) { return fb.rgb[(size_t(y) * 64 + size_t(x)) * 3 + size_t(c)]; };
+    CHECK(fb.id[32 * 64 + 22] == 1);
+    CHECK(px(22, 32, 0) > 3 * px(22, 32, 2));  // left of centre: red
+    CHECK(px(42, 32, 2) > 3 * px(42, 32, 0));  // right: blue
+    // no vt anywhere: no texture coordinates kept
+    data::write_file_atomic(dir.path / "plain.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n");
+    CHECK(synth::load_obj(dir.path / "plain.obj").uv.empty());
+    data::write_file_atomic(dir.path / "bad.mtl", "newmtl a\nKd 1 1 1\nmap_Kd missing.png\n");
+    CHECK_THROWS_WITH_AS(synth::load_mtl(dir.path / "bad.mtl"), doctest::Contains("bad.mtl:3: map_Kd:"), Error);
+    data::write_file_atomic(dir.path / "badvt.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/4 2/4 3/4\n");
+    CHECK_THROWS_WITH_AS(synth::load_obj(dir.path / "badvt.obj"), doctest::Contains("badvt.obj:4: texture coordinate index 4"),
+                         Error);
   }
 }

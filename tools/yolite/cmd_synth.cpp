@@ -4,7 +4,10 @@
 //                [--mixed] [--classes "Beer Bottle,Wine Bottle"] [--class "Green Bottle=models/green.obj"]
 //                [--scene scene.yaml] [--contact-sheet sheet.jpg] [--exist-ok] [--threads N]
 //                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.3 [--closeup-size 0.5,1.1]]
-//                [--refraction 0.03]
+//                [--refraction 0.03] [--ground 0.4] [--clutter3d 0.2] [--distractors 3] [--shadows 0.6]
+//                [--crushed 0.3] [--camera-fx 0.5] [--text-labels 0.7 [--fonts DIR]] [--plain]
+// Without flags every realism knob is on at synth::realistic_scene_options(); --plain turns
+// off those not given.
 //
 // Writes OUT/images_raw/00000000.jpg ..., OUT/coco_instances.json and OUT/test_image.jpg
 // (see include/yolite/synth/dataset_writer.hpp). Classes: the five built-in bottles (COCO ids
@@ -96,7 +99,14 @@ struct ProgressBar {
 int run_synth(int argc, char** argv) {
   CLI::App app{"render a synthetic bottle data set (images_raw/ + coco_instances.json + test_image.jpg)", "yolite synth"};
   std::string out, sizes_arg, classes_arg, sheet, scene_file, backgrounds;
-  float background_prob = 0.8f, closeup = 0.0f, refraction = 0.0f;
+  const yolite::synth::SceneOptions preset = yolite::synth::realistic_scene_options();
+  float background_prob = 0.8f, closeup = preset.closeup_probability, refraction = preset.refraction;
+  float ground = preset.ground_probability, clutter3d = preset.clutter3d_probability, shadows = preset.shadow_probability;
+  float crushed = preset.crush_probability, camera_fx = preset.camera_fx_probability;
+  float text_labels = preset.text_label_probability;
+  std::string fonts;
+  int distractors = preset.max_distractors;
+  bool plain = false;
   std::string closeup_size;
   std::vector<std::string> user_classes;
   int per_class = 100, max_objects = 3, threads = 0;
@@ -115,9 +125,18 @@ int run_synth(int argc, char** argv) {
   app.add_option("--contact-sheet", sheet, "also write a 4x4 sheet of labelled samples (.jpg/.png)");
   app.add_option("--min-size", min_size, "smallest object, fraction of the image side (default 0.05)");
   app.add_option("--max-size", max_size, "largest object, fraction of the image side (default 0.9)");
-  app.add_option("--closeup", closeup, "chance that an image's first object is a close-up (default 0)");
+  app.add_flag("--plain", plain, "the plain renderer: every realism knob below that is not given is off");
+  app.add_option("--closeup", closeup, "chance that an image's first object is a close-up (default 0.5)");
   app.add_option("--closeup-size", closeup_size, "close-up size range, fraction of the image side (default 0.5,1.1)");
-  app.add_option("--refraction", refraction, "background shift through clear bottles, fraction of the image side (default 0)");
+  app.add_option("--refraction", refraction, "background shift through clear bottles, fraction of the image side (default 0.04)");
+  app.add_option("--ground", ground, "chance of a natural ground background: soil, gravel, grass, sand, ... (default 0.5)");
+  app.add_option("--clutter3d", clutter3d, "chance of a background of densely packed rendered props (default 0.25)");
+  app.add_option("--distractors", distractors, "0..N unlabelled props (cans, cups, boxes, ...) per image (default 3)");
+  app.add_option("--shadows", shadows, "chance that the objects cast a soft shadow (default 0.6)");
+  app.add_option("--crushed", crushed, "chance that a PET bottle is dented or squashed (default 0.4)");
+  app.add_option("--camera-fx", camera_fx, "chance of a colour temperature shift and motion blur (default 0.5)");
+  app.add_option("--text-labels", text_labels, "chance that a bottle's labels carry printed words and logos (default 0.7)");
+  app.add_option("--fonts", fonts, "folder of .ttf/.otf fonts for --text-labels (default: Debian's DejaVu)");
   app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");
   app.add_option("--background-prob", background_prob, "share of images on a photo background with --backgrounds (default 0.8)");
   app.add_flag("--exist-ok", exist_ok, "write into a non-empty output folder");
@@ -131,11 +150,15 @@ int run_synth(int argc, char** argv) {
   namespace synth = yolite::synth;
   std::vector<synth::ClassSpec> classes;
   synth::SynthOptions o;
+  std::filesystem::path font_dir_from_file;
+  bool text_labels_from_file = false;
   if (!scene_file.empty()) {
     synth::SceneFile f = synth::read_scene_file(scene_file);
     classes = f.classes;
     o.scene = f.scene;
     if (backgrounds.empty() && !f.backgrounds.empty()) backgrounds = f.backgrounds.string();
+    font_dir_from_file = f.fonts;
+    text_labels_from_file = f.text_labels_given;
     if (!app.count("--background-prob")) background_prob = f.scene.photo_probability;
     if (f.max_objects && app.count("--max-objects") == 0) max_objects = *f.max_objects;
     if (!classes_arg.empty()) yolite::fail("--classes cannot be combined with --scene (list the classes in the file)");
@@ -183,6 +206,36 @@ int run_synth(int argc, char** argv) {
   o.scene.photo_probability = background_prob;
   if (app.count("--closeup") || scene_file.empty()) o.scene.closeup_probability = closeup;
   if (app.count("--refraction") || scene_file.empty()) o.scene.refraction = refraction;
+  if (app.count("--ground") || scene_file.empty()) o.scene.ground_probability = ground;
+  if (app.count("--clutter3d") || scene_file.empty()) o.scene.clutter3d_probability = clutter3d;
+  if (app.count("--distractors") || scene_file.empty()) o.scene.max_distractors = distractors;
+  if (app.count("--shadows") || scene_file.empty()) o.scene.shadow_probability = shadows;
+  if (app.count("--crushed") || scene_file.empty()) o.scene.crush_probability = crushed;
+  if (app.count("--camera-fx") || scene_file.empty()) o.scene.camera_fx_probability = camera_fx;
+  if (app.count("--text-labels") || scene_file.empty()) o.scene.text_label_probability = text_labels;
+  if (plain) {  // the plain renderer: knobs not given on the command line are off (scene file included)
+    if (!app.count("--closeup")) o.scene.closeup_probability = 0;
+    if (!app.count("--refraction")) o.scene.refraction = 0;
+    if (!app.count("--ground")) o.scene.ground_probability = 0;
+    if (!app.count("--clutter3d")) o.scene.clutter3d_probability = 0;
+    if (!app.count("--distractors")) o.scene.max_distractors = 0;
+    if (!app.count("--shadows")) o.scene.shadow_probability = 0;
+    if (!app.count("--crushed")) o.scene.crush_probability = 0;
+    if (!app.count("--camera-fx")) o.scene.camera_fx_probability = 0;
+    if (!app.count("--text-labels")) o.scene.text_label_probability = 0;
+  }
+  if (o.scene.text_label_probability > 0) {
+    std::filesystem::path dir = !fonts.empty() ? std::filesystem::path(fonts) : font_dir_from_file;
+    if (dir.empty()) dir = synth::default_font_dir();
+    if (dir.empty() && (app.count("--text-labels") || text_labels_from_file)) {
+      yolite::fail("--text-labels: no font folder found (install fonts-dejavu-core or pass --fonts DIR)");
+    } else if (dir.empty()) {  // the default asked for printed labels: go on without them
+      std::printf("synth: no system fonts found (install fonts-dejavu-core or pass --fonts DIR): labels without text\n");
+      o.scene.text_label_probability = 0;
+    } else {
+      o.scene.fonts = synth::load_fonts(dir);
+    }
+  }
   if (!closeup_size.empty()) {
     auto parts = split(closeup_size, ',');
     if (parts.size() != 2) yolite::fail("--closeup-size: expected MIN,MAX, got '", closeup_size, "'");

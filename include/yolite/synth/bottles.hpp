@@ -97,10 +97,10 @@ struct Profile {
 };
 
 inline Material glass(std::string name, Vec3 c, float opacity, float spec = 0.9f, float shin = 90.0f) {
-  return Material{std::move(name), c, opacity, spec, shin};
+  return Material{std::move(name), c, opacity, spec, shin, nullptr, 0.0f, 1.0f};
 }
 inline Material paint(std::string name, Vec3 c, float spec = 0.25f, float shin = 20.0f) {
-  return Material{std::move(name), c, 1.0f, spec, shin};
+  return Material{std::move(name), c, 1.0f, spec, shin, nullptr, 0.0f, 1.0f};
 }
 
 // A cap or crown as its own small lathe (so its flutes do not depend on the body's).

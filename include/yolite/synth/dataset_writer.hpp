@@ -88,6 +88,19 @@ inline void validate(const std::vector<ClassSpec>& classes, const SynthOptions& 
                o.scene.refraction);
   YOLITE_CHECK(o.scene.photo_probability >= 0 && o.scene.photo_probability <= 1,
                "synth: --background-prob must be in 0..1, got ", o.scene.photo_probability);
+  auto probability = [](float p, const char* flag) {
+    YOLITE_CHECK(p >= 0 && p <= 1, "synth: ", flag, " must be in 0..1, got ", p);
+  };
+  probability(o.scene.ground_probability, "--ground");
+  probability(o.scene.clutter3d_probability, "--clutter3d");
+  probability(o.scene.shadow_probability, "--shadows");
+  probability(o.scene.crush_probability, "--crushed");
+  probability(o.scene.camera_fx_probability, "--camera-fx");
+  probability(o.scene.text_label_probability, "--text-labels");
+  YOLITE_CHECK(o.scene.text_label_probability == 0 || !o.scene.fonts.empty(),
+               "synth: --text-labels needs a font: install fonts-dejavu-core or pass --fonts DIR");
+  YOLITE_CHECK(o.scene.max_distractors >= 0 && o.scene.max_distractors <= 64, "synth: --distractors must be 0..64, got ",
+               o.scene.max_distractors);
 }
 
 // The class and image size of image i, and the classes of its objects.

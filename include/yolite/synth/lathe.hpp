@@ -5,7 +5,8 @@
 // Each point names the material of the band that starts at it, so label bands, caps and glass
 // are simply ranges of the profile. Where the profile turns by more than `crease_deg` the
 // normals are not averaged (a sharp edge: the base rim, the cap's top edge); elsewhere they
-// are, and the surface shades smoothly. `ripple` adds vertical flutes: the radius at angle
+// are, and the surface shades smoothly. Texture coordinates are u = angle / 2 pi (0..1 around,
+// the seam's two columns of vertices at 0 and 1) and v = the profile's y. `ripple` adds vertical flutes: the radius at angle
 // theta is r * (1 + ripple * cos(flutes * theta)) -- the petaloid feet of a PET bottle.
 //
 //   std::vector<synth::ProfilePoint> p = {{0, 0, 0}, {1, 0, 0}, {1, 3, 0}, {0.3f, 4, 0}, {0, 4, 0}};
@@ -69,6 +70,7 @@ inline Mesh lathe(const std::vector<ProfilePoint>& profile, std::vector<Material
       for (int k = 0; k <= segments; ++k) {
         float r = profile[j].r * (1.0f + profile[j].ripple * rip[size_t(k)]);
         m.pos.push_back({r * sn[size_t(k)], profile[j].y, r * cs[size_t(k)]});
+        m.uv.push_back({float(k) / float(segments), profile[j].y});  // around, and the profile's height
         m.normal.push_back(normalize(Vec3{nr * sn[size_t(k)], ny, nr * cs[size_t(k)]}));
       }
     }

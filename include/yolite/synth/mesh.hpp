@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,26 @@ inline Mat3 rot_z(float a) {
   return Mat3{{c, -s, 0, s, c, 0, 0, 0, 1}};
 }
 
+// An RGB image on a surface (label artwork, an OBJ model's map_Kd), colours in [0, 1].
+// sample() is bilinear, wraps around in u (a label goes round the bottle) and clamps in v.
+struct Texture {
+  int w = 0, h = 0;
+  std::vector<float> rgb;  // w*h*3, row 0 at v = 0
+  Vec3 sample(float u, float v) const {
+    if (w <= 0 || h <= 0) return {1, 1, 1};
+    float fx = (u - std::floor(u)) * float(w) - 0.5f, fy = std::clamp(v, 0.0f, 1.0f) * float(h) - 0.5f;
+    int x0 = int(std::floor(fx)), y0 = std::clamp(int(std::floor(fy)), 0, h - 1);
+    float ax = fx - float(x0), ay = std::clamp(fy - float(y0), 0.0f, 1.0f);
+    int x1 = (x0 + 1 + w) % w, y1 = std::min(y0 + 1, h - 1);
+    x0 = (x0 % w + w) % w;
+    auto at = [&](int x, int y) {
+      const float* p = &rgb[(size_t(y) * size_t(w) + size_t(x)) * 3];
+      return Vec3{p[0], p[1], p[2]};
+    };
+    return lerp(lerp(at(x0, y0), at(x1, y0), ax), lerp(at(x0, y1), at(x1, y1), ax), ay);
+  }
+};
+
 // Surface appearance for Phong shading. Colours are linear RGB in [0, 1].
 struct Material {
   std::string name = "default";
@@ -76,10 +97,15 @@ struct Material {
   float opacity = 1.0f;          // 1 = opaque; < 1 blends over what is behind (MTL d)
   float specular = 0.3f;         // strength of the highlight (MTL Ks, averaged)
   float shininess = 32.0f;       // Phong exponent (MTL Ns)
+  // Optional artwork (MTL map_Kd): the albedo is color * texture(u, (v - tex_v0) / (tex_v1 - tex_v0))
+  // at the mesh's texture coordinates (Mesh::uv).
+  std::shared_ptr<const Texture> texture;
+  float tex_v0 = 0.0f, tex_v1 = 1.0f;
 };
 
 struct Mesh {
   std::vector<Vec3> pos, normal;                // one normal per vertex
+  std::vector<std::array<float, 2>> uv;         // texture coordinates: empty, or one per vertex
   std::vector<std::array<uint32_t, 3>> tris;    // counter-clockwise seen from outside
   std::vector<uint16_t> tri_material;           // index into materials, one per triangle
   std::vector<Material> materials;
@@ -136,6 +162,11 @@ inline void normalize_mesh(Mesh& m, float size = 1.0f) {
 inline void append(Mesh& a, const Mesh& b) {
   uint32_t base = uint32_t(a.pos.size());
   uint16_t mbase = uint16_t(a.materials.size());
+  if (!a.uv.empty() || !b.uv.empty()) {  // keep one uv per vertex when either part has them
+    a.uv.resize(a.pos.size(), {0.0f, 0.0f});
+    if (b.uv.empty()) a.uv.resize(a.pos.size() + b.pos.size(), {0.0f, 0.0f});
+    else a.uv.insert(a.uv.end(), b.uv.begin(), b.uv.end());
+  }
   a.pos.insert(a.pos.end(), b.pos.begin(), b.pos.end());
   a.normal.insert(a.normal.end(), b.normal.begin(), b.normal.end());
   for (auto& t : b.tris) a.tris.push_back({t[0] + base, t[1] + base, t[2] + base});

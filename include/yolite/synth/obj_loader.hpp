@@ -5,6 +5,7 @@
 // from its shared library), which a header-only library cannot promise its users. The part of
 // OBJ a renderer of solid objects needs is small, so it is read here:
 //   v x y z [w]         positions              vn x y z        normals
+//   vt u [v]            texture coordinates (v = 0 is the image's bottom row)
 //   f a b c [d ...]     polygons (fan-triangulated), corners as v, v/vt, v//vn or v/vt/vn,
 //                       1-based or negative (relative) indices
 //   usemtl NAME         material of the faces that follow
@@ -12,14 +13,17 @@
 //                       "off"/0, the default, shades each face flat; faces of one group
 //                       share averaged normals at their common vertices)
 //   mtllib FILE.mtl     materials: newmtl, Kd r g b (colour), d a / Tr t (opacity),
-//                       Ks r g b (specular strength = mean), Ns n (shininess)
-// Everything else (vt, o, g, l, p, ...) is skipped. Faces without vn get area-weighted
+//                       Ks r g b (specular strength = mean), Ns n (shininess),
+//                       map_Kd [options] FILE (a colour texture, relative to the MTL file;
+//                       the albedo is Kd times the texture)
+// Everything else (o, g, l, p, other maps, ...) is skipped. Faces without vn get area-weighted
 // normals (flat, or smooth within their smoothing group). Errors name the file and line.
 //
 //   synth::Mesh m = synth::load_obj("models/green.obj");   // materials from its mtllib
 //   synth::normalize_mesh(m);                              // centre it, largest side 1
 #pragma once
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -31,6 +35,7 @@
 
 #include "../core/error.hpp"
 #include "../data/fs.hpp"
+#include "../data/image_io.hpp"
 #include "mesh.hpp"
 
 namespace yolite::synth {
@@ -117,6 +122,24 @@ inline std::vector<Material> load_mtl(const std::filesystem::path& path) {
     } else if (t[0] == "Ns") {
       need(1);
       mats.back().shininess = std::max(1.0f, detail::parse_float(t[1], where));
+    } else if (t[0] == "map_Kd") {
+      need(1);  // options such as -s or -o come before the file name, which is last
+      const std::filesystem::path file = path.parent_path() / std::string(t.back());
+      Image img;
+      try {
+        img = data::load_image(file, 3);
+      } catch (const Error& e) {
+        fail(where, ": map_Kd: ", e.what());
+      }
+      auto tex = std::make_shared<Texture>();
+      tex->w = img.w, tex->h = img.h;
+      tex->rgb.resize(size_t(img.w) * size_t(img.h) * 3);
+      for (int y = 0; y < img.h; ++y)  // texture row 0 is v = 0, the image's bottom row
+        for (int x = 0; x < img.w; ++x)
+          for (int c = 0; c < 3; ++c)
+            tex->rgb[(size_t(img.h - 1 - y) * size_t(img.w) + size_t(x)) * 3 + size_t(c)] =
+                float(img.at(x, y)[c]) * (1.0f / 255.0f);
+      mats.back().texture = std::move(tex);
     }
   });
   return mats;
@@ -126,6 +149,8 @@ inline std::vector<Material> load_mtl(const std::filesystem::path& path) {
 inline Mesh load_obj(const std::filesystem::path& path) {
   std::string text = data::read_file(path);
   std::vector<Vec3> vs, ns;
+  std::vector<std::array<float, 2>> vts;
+  bool textured = false;  // any corner with a vt index
   Mesh m;
   std::map<std::string, uint16_t> mat_index;
   std::vector<Material> library;
@@ -142,7 +167,7 @@ inline Mesh load_obj(const std::filesystem::path& path) {
     m.materials.push_back(mat);
     return mat_index[name] = uint16_t(m.materials.size() - 1);
   };
-  std::map<std::pair<long, long>, uint32_t> vertex_of;  // (position, normal or -2 - group) -> vertex
+  std::map<std::array<long, 3>, uint32_t> vertex_of;  // (position, normal or -2 - group, vt) -> vertex
   long smooth = 0;                                       // current smoothing group, 0 = off
   std::vector<bool> needs_normal;
   detail::for_each_line(text, [&](int line, const std::vector<std::string_view>& t) {
@@ -154,6 +179,9 @@ inline Mesh load_obj(const std::filesystem::path& path) {
       if (t.size() < 4) fail(where, ": 'vn' needs x y z");
       ns.push_back(normalize(
           {detail::parse_float(t[1], where), detail::parse_float(t[2], where), detail::parse_float(t[3], where)}));
+    } else if (t[0] == "vt") {
+      if (t.size() < 2) fail(where, ": 'vt' needs u [v]");
+      vts.push_back({detail::parse_float(t[1], where), t.size() > 2 ? detail::parse_float(t[2], where) : 0.0f});
     } else if (t[0] == "mtllib") {
       for (size_t i = 1; i < t.size(); ++i) {
         auto mats = load_mtl(path.parent_path() / std::string(t[i]));
@@ -173,9 +201,11 @@ inline Mesh load_obj(const std::filesystem::path& path) {
       for (size_t i = 1; i < t.size(); ++i) {
         std::string_view c = t[i];
         size_t s1 = c.find('/');
-        long vi = detail::parse_int(c.substr(0, s1), where), ni = 0;
+        long vi = detail::parse_int(c.substr(0, s1), where), ni = 0, ti = 0;
         if (s1 != std::string_view::npos) {
           size_t s2 = c.find('/', s1 + 1);
+          std::string_view tv = c.substr(s1 + 1, s2 == std::string_view::npos ? std::string_view::npos : s2 - s1 - 1);
+          if (!tv.empty()) ti = detail::parse_int(tv, where);
           if (s2 != std::string_view::npos && s2 + 1 < c.size()) ni = detail::parse_int(c.substr(s2 + 1), where);
         }
         auto resolve = [&](long idx, size_t count, const char* what) -> long {
@@ -186,18 +216,23 @@ inline Mesh load_obj(const std::filesystem::path& path) {
         };
         vi = resolve(vi, vs.size(), "vertex");
         long nn = ni != 0 ? resolve(ni, ns.size(), "normal") : -1;
+        long tt = ti != 0 ? resolve(ti, vts.size(), "texture coordinate") : -1;
+        textured = textured || tt >= 0;
+        const std::array<float, 2> uv = tt >= 0 ? vts[size_t(tt)] : std::array<float, 2>{0.0f, 0.0f};
         if (nn < 0 && smooth == 0) {  // flat: a vertex of this face only
           corner.push_back(uint32_t(m.pos.size()));
           m.pos.push_back(vs[size_t(vi)]);
+          m.uv.push_back(uv);
           m.normal.push_back(Vec3{0, 0, 0});
           needs_normal.push_back(true);
           continue;
         }
-        auto key = std::make_pair(vi, nn >= 0 ? nn : -2 - smooth);
+        const std::array<long, 3> key{vi, nn >= 0 ? nn : -2 - smooth, tt};
         auto it = vertex_of.find(key);
         if (it == vertex_of.end()) {
           it = vertex_of.emplace(key, uint32_t(m.pos.size())).first;
           m.pos.push_back(vs[size_t(vi)]);
+          m.uv.push_back(uv);
           m.normal.push_back(nn >= 0 ? ns[size_t(nn)] : Vec3{0, 0, 0});
           needs_normal.push_back(nn < 0);
         }
@@ -210,6 +245,7 @@ inline Mesh load_obj(const std::filesystem::path& path) {
     }
   });
   YOLITE_CHECK(!m.tris.empty(), path.string(), ": no faces (expected 'f' lines)");
+  if (!textured) m.uv.clear();
   // Normals where the file gave none (summed over the faces sharing the vertex).
   for (auto& tr : m.tris) {
     Vec3 n = cross(m.pos[tr[1]] - m.pos[tr[0]], m.pos[tr[2]] - m.pos[tr[0]]);

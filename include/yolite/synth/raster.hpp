@@ -52,7 +52,8 @@ struct Light {
   float refraction_px = 0.0f;
 };
 
-// One mesh to draw: where it is and the id its pixels get (1..65535; 0 is the background).
+// One mesh to draw: where it is and the id its pixels get (1..65535; 0 is the background's id:
+// an unlabelled surface such as a distractor, which hides what is behind it).
 struct DrawItem {
   const Mesh* mesh = nullptr;
   Pose pose;
@@ -84,6 +85,7 @@ struct ScreenVert {
   int64_t fx = 0, fy = 0;  // position in 1/16 pixel
   float invz = 0;          // 1 / distance along -z
   Vec3 n;                  // camera-space normal
+  float u = 0, v = 0;      // texture coordinates
   bool ok = false;         // in front of the near plane and in a sane range
 };
 
@@ -151,10 +153,10 @@ void raster_triangle(const ScreenVert& a, const ScreenVert& b0, const ScreenVert
 }
 
 // Blinn-Phong with a hemispherical ambient term; n and v unit length, n facing v.
-inline void phong(const Material& m, const Light& L, Vec3 n, Vec3 v, Vec3& diffuse, Vec3& specular) {
+inline void phong(const Material& m, Vec3 albedo, const Light& L, Vec3 n, Vec3 v, Vec3& diffuse, Vec3& specular) {
   float ndl = std::max(0.0f, dot(n, L.dir));
   float sky = 0.75f + 0.25f * n.y;
-  diffuse = m.color * (L.ambient * sky + L.color * ndl);
+  diffuse = albedo * (L.ambient * sky + L.color * ndl);
   Vec3 hv = normalize(L.dir + v);
   float ndh = std::max(0.0f, dot(n, hv));
   float s = ndl > 0 ? m.specular * std::pow(ndh, m.shininess) : 0.0f;
@@ -185,6 +187,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
       Vec3 p = it.pose.apply(m.pos[i]);
       ScreenVert sv;
       sv.n = normalize(it.pose.apply_normal(m.normal[i]));
+      if (i < m.uv.size()) sv.u = m.uv[i][0], sv.v = m.uv[i][1];
       if (-p.z > near) {
         float sx = cam.sx(p), sy = cam.sy(p);
         if (std::fabs(sx) < 1e6f && std::fabs(sy) < 1e6f) {
@@ -239,14 +242,23 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
     Vec3 n = normalize(a.n * p0 + b.n * p1 + c.n * p2);
     return dot(n, v) < 0 ? n * -1.0f : n;  // two-sided
   };
+  auto albedo_at = [&](const Tri& T, const Material& M, float l0, float l1, float l2) {
+    if (!M.texture) return M.color;
+    const ScreenVert &a = verts[T.v[0]], &b = verts[T.v[1]], &c = verts[T.v[2]];
+    float p0 = l0 * a.invz, p1 = l1 * b.invz, p2 = l2 * c.invz, inv = 1.0f / std::max(p0 + p1 + p2, 1e-30f);
+    float u = (p0 * a.u + p1 * b.u + p2 * c.u) * inv, v = (p0 * a.v + p1 * b.v + p2 * c.v) * inv;
+    float span = M.tex_v1 - M.tex_v0;
+    return M.color * M.texture->sample(u, span != 0 ? (v - M.tex_v0) / span : v);
+  };
   for (size_t i = 0; i < N; ++i) {
     if (vis[i] < 0) continue;
     int x = int(i % size_t(W)), y = int(i / size_t(W));
     const Tri& T = tris[size_t(vis[i])];
     Vec3 v = view_dir(x, y);
-    Vec3 n = normal_at(T, 1.0f - vb1[i] - vb2[i], vb1[i], vb2[i], v);
+    const float l0 = 1.0f - vb1[i] - vb2[i];
+    Vec3 n = normal_at(T, l0, vb1[i], vb2[i], v);
     Vec3 d, s;
-    phong(*mats[T.mat], light, n, v, d, s);
+    phong(*mats[T.mat], albedo_at(T, *mats[T.mat], l0, vb1[i], vb2[i]), light, n, v, d, s);
     Vec3 c = d + s;
     fb.rgb[3 * i] = c.x, fb.rgb[3 * i + 1] = c.y, fb.rgb[3 * i + 2] = c.z;
   }
@@ -282,7 +294,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
       float facing = std::max(0.0f, dot(n, v)), g = 1.0f - facing;
       float alpha = M.opacity + (1.0f - M.opacity) * 0.7f * g * g * g;  // glass edges look darker
       Vec3 d, s;
-      phong(M, light, n, v, d, s);
+      phong(M, albedo_at(T, M, l0, l1, l2), light, n, v, d, s);
       Vec3 behind{fb.rgb[3 * i], fb.rgb[3 * i + 1], fb.rgb[3 * i + 2]};
       if (!under.empty()) {
         const float k = light.refraction_px * (0.35f + 0.65f * g);

@@ -21,9 +21,12 @@
 #include "../core/image.hpp"
 #include "../core/rng.hpp"
 #include "background.hpp"
+#include "grounds.hpp"
 #include "photo_backgrounds.hpp"
+#include "props.hpp"
 #include "raster.hpp"
 #include "scene.hpp"
+#include "shadows.hpp"
 
 namespace yolite::synth {
 
@@ -125,10 +128,37 @@ inline void box_blur(std::vector<float>& rgb, int w, int h, int r) {
       }
 }
 
+// Motion blur: each pixel the mean of `len` + 1 samples along a line through it (edges clamp).
+inline void motion_blur(std::vector<float>& rgb, int w, int h, int len, float angle) {
+  if (len <= 0) return;
+  const float dx = std::cos(angle), dy = std::sin(angle);
+  std::vector<int> ox(size_t(len) + 1), oy(size_t(len) + 1);
+  for (int t = 0; t <= len; ++t)
+    ox[size_t(t)] = int(std::lround((float(t) - 0.5f * float(len)) * dx)),
+    oy[size_t(t)] = int(std::lround((float(t) - 0.5f * float(len)) * dy));
+  std::vector<float> src = rgb;
+  const float inv = 1.0f / float(len + 1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      float s[3] = {0, 0, 0};
+      for (size_t t = 0; t < ox.size(); ++t) {
+        const size_t j = (size_t(std::clamp(y + oy[t], 0, h - 1)) * size_t(w) + size_t(std::clamp(x + ox[t], 0, w - 1))) * 3;
+        s[0] += src[j], s[1] += src[j + 1], s[2] += src[j + 2];
+      }
+      float* p = &rgb[(size_t(y) * size_t(w) + size_t(x)) * 3];
+      p[0] = s[0] * inv, p[1] = s[1] * inv, p[2] = s[2] * inv;
+    }
+}
+
 }  // namespace detail
 
-// Colours of the frame buffer -> 8-bit image, with exposure, blur and sensor noise.
+// Colours of the frame buffer -> 8-bit image, with white balance, exposure, motion blur, blur
+// and sensor noise.
 inline Image develop(std::vector<float>& rgb, int w, int h, const PostFx& fx, Rng& rng) {
+  if (fx.white_balance.x != 1.0f || fx.white_balance.y != 1.0f || fx.white_balance.z != 1.0f)
+    for (size_t i = 0; i + 2 < rgb.size(); i += 3)
+      rgb[i] *= fx.white_balance.x, rgb[i + 1] *= fx.white_balance.y, rgb[i + 2] *= fx.white_balance.z;
+  detail::motion_blur(rgb, w, h, fx.motion, fx.motion_angle);
   detail::box_blur(rgb, w, h, fx.blur);
   Image img(w, h, 3);
   const size_t n = size_t(w) * size_t(h) * 3;
@@ -159,14 +189,33 @@ inline Rendered render_scene(const Scene& s) {
   YOLITE_CHECK(s.objects.size() < 65535, "synth::render_scene: too many objects (", s.objects.size(), ")");
   Rng rng(s.seed);
   FrameBuffer fb(w, h);
-  if (s.photo.empty())
-    paint_background(fb.rgb, w, h, rng, s.background);
-  else
+  if (!s.photo.empty())
     paint_photo(fb.rgb, w, h, data::load_image(s.photo, 3), rng);
+  else if (s.ground)
+    paint_ground(fb.rgb, w, h, rng, *s.ground);
+  else if (s.clutter3d)
+    paint_clutter3d(fb.rgb, w, h, rng);
+  else
+    paint_background(fb.rgb, w, h, rng, s.background);
   std::vector<DrawItem> items;
   for (size_t k = 0; k < s.objects.size(); ++k) {
     YOLITE_CHECK(s.objects[k].mesh != nullptr, "synth::render_scene: object ", k, " has no mesh");
     items.push_back({s.objects[k].mesh.get(), s.objects[k].pose, uint16_t(k + 1)});
+  }
+  for (size_t k = 0; k < s.distractors.size(); ++k) {
+    YOLITE_CHECK(s.distractors[k].mesh != nullptr, "synth::render_scene: distractor ", k, " has no mesh");
+    items.push_back({s.distractors[k].mesh.get(), s.distractors[k].pose, uint16_t(0)});
+  }
+  if (s.shadow.strength > 0 && !items.empty()) {
+    // the silhouette: full where an opaque surface is, lighter where only clear plastic is
+    FrameBuffer sil(w, h);
+    Light flat = s.light;
+    flat.refraction_px = 0;
+    render_meshes(sil, s.camera, flat, items);
+    std::vector<float> coverage(size_t(w) * size_t(h));
+    for (size_t i = 0; i < coverage.size(); ++i)
+      coverage[i] = sil.depth[i] > 0 ? 1.0f : sil.id_depth[i] > 0 ? 0.45f : 0.0f;
+    cast_shadow(fb.rgb, w, h, coverage, s.shadow);
   }
   render_meshes(fb, s.camera, s.light, items);
   Rendered r;

@@ -13,6 +13,9 @@
 // Randomised per object: orientation (spin about the bottle axis, tilt, roll up to lying on
 // its side), size (5 % .. 90 % of the image side by default), position; per image: field of
 // view, light direction / colour / ambient, background kind, noise, blur and JPEG quality.
+// Optional (SceneOptions, all off by default): photo or natural-ground or rendered-clutter
+// backgrounds, close-ups, refraction, dented bottles, distractors, shadows, camera colour
+// and motion blur.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -27,8 +30,13 @@
 #include "../core/rng.hpp"
 #include "background.hpp"
 #include "bottles.hpp"
+#include "deform.hpp"
+#include "grounds.hpp"
+#include "labels.hpp"
 #include "mesh.hpp"
+#include "props.hpp"
 #include "raster.hpp"
+#include "shadows.hpp"
 
 namespace yolite::synth {
 
@@ -62,7 +70,7 @@ inline std::vector<ClassSpec> builtin_classes() {
 }
 
 struct SceneObject {
-  int cls = 0;  // index into the class list
+  int cls = 0;  // index into the class list (-1 for an unlabelled distractor)
   std::shared_ptr<const Mesh> mesh;
   Pose pose;
 };
@@ -73,15 +81,22 @@ struct PostFx {
   int blur = 0;              // box blur radius in pixels (0 = none)
   float noise_sigma = 0.0f;  // additive noise, standard deviation in [0, 1] units
   int jpeg_quality = 95;
+  Vec3 white_balance{1, 1, 1};  // per-channel gain: colour temperature and tint of the camera
+  int motion = 0;               // motion blur: length of the smear in pixels (0 = none) ...
+  float motion_angle = 0;       // ... and its direction (radians, image axes)
 };
 
 struct Scene {
   Camera camera;
   Light light;
   BackgroundKind background = BackgroundKind::gradient;
+  std::optional<GroundKind> ground;  // set: a natural ground (grounds.hpp) instead of `background`
+  bool clutter3d = false;            // true: rendered clutter (props.hpp) instead of `background`
   std::filesystem::path photo;  // non-empty: a crop of this photo is the background instead
   uint64_t seed = 0;  // background and noise draw from Rng(seed)
   std::vector<SceneObject> objects;
+  std::vector<SceneObject> distractors;  // unlabelled props, drawn with the background's id 0
+  Shadow shadow;                         // strength 0 = none
   PostFx fx;
 };
 
@@ -105,7 +120,41 @@ struct SceneOptions {
   // Refraction through clear bottles: the background seen through them shifts by up to this
   // fraction of the image side (Light::refraction_px). 0 = plain see-through.
   float refraction = 0.0f;
+  // Each of the following is off at 0 and then draws nothing from the random stream.
+  float ground_probability = 0.0f;    // natural ground (soil, gravel, grass, ...) as the background
+  float clutter3d_probability = 0.0f; // a background of densely packed rendered props
+  int max_distractors = 0;            // 0..N unlabelled props per image, in front of or behind bottles
+  float shadow_probability = 0.0f;    // the objects cast a soft shadow on the background
+  float crush_probability = 0.0f;     // a PET bottle (plastic, soda, water) is dented or squashed
+  float camera_fx_probability = 0.0f; // colour temperature / tint, and sometimes motion blur
+  // Printed labels (labels.hpp): with this probability a built-in bottle's label bands carry
+  // artwork with words in one of `fonts` (load_fonts); needs at least one font when > 0.
+  float text_label_probability = 0.0f;
+  std::vector<std::shared_ptr<const Font>> fonts;
 };
+
+// The settings `yolite synth` renders with unless told otherwise (`--plain` turns them off):
+// every realism knob on at the strength measured best for detectors that must work on real
+// photos (docs/sim2real.md). Printed labels need fonts: set `fonts` (load_fonts) before use.
+// SceneOptions{} itself stays the plain renderer.
+inline SceneOptions realistic_scene_options() {
+  SceneOptions o;
+  o.closeup_probability = 0.5f;
+  o.refraction = 0.04f;
+  o.ground_probability = 0.5f;
+  o.clutter3d_probability = 0.25f;
+  o.max_distractors = 3;
+  o.shadow_probability = 0.6f;
+  o.crush_probability = 0.4f;
+  o.camera_fx_probability = 0.5f;
+  o.text_label_probability = 0.7f;
+  return o;
+}
+
+// Built-in bottles whose walls are thin plastic that dents.
+inline bool crushable(const ClassSpec& c) {
+  return c.builtin && (*c.builtin == BottleKind::plastic || *c.builtin == BottleKind::soda || *c.builtin == BottleKind::water);
+}
 
 // Half extents in x and y of the mesh's vertices after rotation (for framing).
 inline void rotated_half_extents(const Mesh& m, const Mat3& r, float& hx, float& hy) {
@@ -148,6 +197,26 @@ inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
   s.fx.blur = rng.bernoulli(opt.blur_probability) ? (rng.bernoulli(0.75) ? 1 : 2) : 0;
   s.fx.noise_sigma = rng.bernoulli(0.7) ? float(rng.uniform(0.0, opt.max_noise)) : 0.0f;
   s.fx.jpeg_quality = rng.randint(std::min(opt.jpeg_min, opt.jpeg_max), std::max(opt.jpeg_min, opt.jpeg_max));
+  if (opt.ground_probability > 0 && rng.bernoulli(opt.ground_probability) && s.photo.empty())
+    s.ground = GroundKind(rng.below(uint32_t(GroundKind::count)));
+  if (opt.clutter3d_probability > 0 && rng.bernoulli(opt.clutter3d_probability) && s.photo.empty() && !s.ground)
+    s.clutter3d = true;
+  if (opt.shadow_probability > 0 && rng.bernoulli(opt.shadow_probability)) {
+    // away from the light (camera y is up, image y down), a few percent of the image side
+    const float side = float(std::min(w, h)), len = float(rng.uniform(0.01, 0.07)) * side;
+    float lx = -s.light.dir.x, ly = s.light.dir.y, l = std::max(std::hypot(lx, ly), 1e-3f);
+    s.shadow.strength = float(rng.uniform(0.25, 0.65));
+    s.shadow.dx = int(std::lround(lx / l * len)), s.shadow.dy = int(std::lround(ly / l * len));
+    s.shadow.blur = int(std::lround(float(rng.uniform(0.005, 0.03)) * side));
+  }
+  if (opt.camera_fx_probability > 0 && rng.bernoulli(opt.camera_fx_probability)) {
+    const float temp = float(rng.uniform(-1, 1)) * 0.18f, tint = float(rng.uniform(-1, 1)) * 0.06f;
+    s.fx.white_balance = {1.0f + temp, 1.0f + tint, 1.0f - temp};
+    if (rng.bernoulli(0.3)) {
+      s.fx.motion = rng.randint(2, std::max(2, std::min(w, h) / 40));
+      s.fx.motion_angle = float(rng.uniform(0, std::numbers::pi));
+    }
+  }
   return s;
 }
 
@@ -165,6 +234,17 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
     SceneObject o;
     o.cls = cls;
     o.mesh = classes[size_t(cls)].make(rng);
+    if (opt.crush_probability > 0 && crushable(classes[size_t(cls)]) && rng.bernoulli(opt.crush_probability)) {
+      auto m = std::make_shared<Mesh>(*o.mesh);
+      crush(*m, rng, float(rng.uniform(0.3, 1.0)));
+      o.mesh = std::move(m);
+    }
+    if (opt.text_label_probability > 0 && classes[size_t(cls)].builtin && rng.bernoulli(opt.text_label_probability)) {
+      YOLITE_CHECK(!opt.fonts.empty(), "synth::sample_scene: printed labels need a font (SceneOptions::fonts)");
+      auto m = std::make_shared<Mesh>(*o.mesh);
+      print_labels(*m, rng, opt.fonts);
+      o.mesh = std::move(m);
+    }
     float spin = float(rng.uniform(0, 2 * std::numbers::pi)), tilt = float(rng.uniform(-0.45, 0.45));
     float roll = rng.bernoulli(opt.lying_probability) ? float(rng.uniform(-0.5, 0.5) * std::numbers::pi)
                                                       : float(rng.uniform(-0.25, 0.25));
@@ -186,6 +266,17 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
     float u = pick(half_w, w), v = pick(half_h, h);
     o.pose = frame_object(*o.mesh, rot, s.camera, size_px, u, v);
     s.objects.push_back(std::move(o));
+  }
+  if (opt.max_distractors > 0) {
+    const int n = rng.randint(0, opt.max_distractors);
+    for (int k = 0; k < n; ++k) {
+      SceneObject d;
+      d.cls = -1;
+      d.mesh = std::make_shared<const Mesh>(make_prop(rng));
+      float size = float(rng.uniform(0.08, 0.45)) * float(std::min(w, h));
+      d.pose = place_prop(*d.mesh, s.camera, size, float(rng.uniform(0, w)), float(rng.uniform(0, h)), rng);
+      s.distractors.push_back(std::move(d));
+    }
   }
   return s;
 }

@@ -12,6 +12,14 @@
 //   closeup: 0.3                # chance that the first object is a close-up (may leave the frame)
 //   closeup_size: [0.5, 1.1]    # its longest side, fraction of the image side
 //   refraction: 0.03            # background shift through clear bottles, fraction of the image side
+//   ground: 0.4                 # chance of a natural ground (soil, gravel, grass, sand, paving, ...)
+//   clutter3d: 0.2              # chance of a background of densely packed rendered props
+//   distractors: 3              # 0..N unlabelled props (cans, cups, boxes, ...) per image
+//   shadows: 0.6                # chance that the objects cast a soft shadow
+//   crushed: 0.3                # chance that a PET bottle (plastic, soda, water) is dented or squashed
+//   camera_fx: 0.5              # chance of a colour temperature / tint shift and motion blur
+//   text_labels: 0.7            # chance that a built-in bottle's labels carry printed words
+//   fonts: /usr/share/fonts/truetype/dejavu   # .ttf/.otf folder for them (default: Debian's)
 //   backgrounds: photos/        # a folder of photos as backgrounds (relative to this file)
 //   background_prob: 0.8        # share of images on a photo with `backgrounds`
 //   classes:                    # in order: COCO ids 1, 2, ...
@@ -45,17 +53,23 @@ struct SceneFile {
   SceneOptions scene;
   std::optional<int> max_objects;
   std::filesystem::path backgrounds;  // "" = none; scan it with scan_photo_folder
+  std::filesystem::path fonts;        // "" = the default font folder; load it with load_fonts
+  bool text_labels_given = false;     // the file sets text_labels itself
 };
 
 inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::path& base_dir) {
   SceneFile f;
+  f.scene = realistic_scene_options();  // keys not in the file keep `yolite synth`'s defaults
   YOLITE_CHECK(y.is_map(), y.where(), "a scene file is a mapping with a 'classes' list");
   static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg",
-                                          "closeup", "closeup_size", "refraction", "backgrounds", "background_prob", "classes"};
+                                          "closeup", "closeup_size", "refraction", "ground", "clutter3d", "distractors", "shadows",
+                                          "crushed", "camera_fx", "text_labels", "fonts", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
       fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
-           "closeup_size, refraction, backgrounds, background_prob, classes)");
+           "closeup_size, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, fonts, "
+           "backgrounds, "
+           "background_prob, classes)");
   if (auto* v = y.find("max_objects")) f.max_objects = int(v->integer());
   if (auto* v = y.find("min_size")) f.scene.min_size = float(v->num());
   if (auto* v = y.find("max_size")) f.scene.max_size = float(v->num());
@@ -64,6 +78,17 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   if (auto* v = y.find("noise")) f.scene.max_noise = float(v->num());
   if (auto* v = y.find("closeup")) f.scene.closeup_probability = float(v->num());
   if (auto* v = y.find("refraction")) f.scene.refraction = float(v->num());
+  if (auto* v = y.find("ground")) f.scene.ground_probability = float(v->num());
+  if (auto* v = y.find("clutter3d")) f.scene.clutter3d_probability = float(v->num());
+  if (auto* v = y.find("distractors")) f.scene.max_distractors = int(v->integer());
+  if (auto* v = y.find("shadows")) f.scene.shadow_probability = float(v->num());
+  if (auto* v = y.find("crushed")) f.scene.crush_probability = float(v->num());
+  if (auto* v = y.find("camera_fx")) f.scene.camera_fx_probability = float(v->num());
+  if (auto* v = y.find("text_labels")) f.scene.text_label_probability = float(v->num()), f.text_labels_given = true;
+  if (auto* v = y.find("fonts")) {
+    std::filesystem::path d = v->str();
+    f.fonts = d.is_absolute() ? d : base_dir / d;
+  }
   if (auto* v = y.find("closeup_size")) {
     const auto& q = v->items();
     YOLITE_CHECK(q.size() == 2, v->where(), "closeup_size: expected [min, max], got ", q.size(), " values");
