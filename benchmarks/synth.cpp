@@ -9,6 +9,7 @@
 // Then the whole writer (files + json) for a small set, defaults.
 //
 //   bench_synth [images per size, default 200]
+#include <malloc.h>
 #include <stb_image_write.h>
 
 #include <chrono>
@@ -31,6 +32,9 @@ static void append(void* ctx, void* data, int size) {
 }
 
 int main(int argc, char** argv) {
+  // as `yolite synth` does: frame buffers stay in the heap instead of being mapped per image
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   int n = argc > 1 ? std::atoi(argv[1]) : 200;
   if (n < 1) n = 200;
   auto classes = synth::builtin_classes();

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 
 #include <yolite/core/error.hpp>
@@ -97,6 +99,10 @@ struct ProgressBar {
 };
 
 int run_synth(int argc, char** argv) {
+  // Each rendered image allocates and frees a few MB of frame buffers; keep them in the heap
+  // instead of mapping and unmapping (and page-faulting) fresh memory every image.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CLI::App app{"render a synthetic bottle data set (images_raw/ + coco_instances.json + test_image.jpg)", "yolite synth"};
   std::string out, sizes_arg, classes_arg, sheet, scene_file, backgrounds;
   const yolite::synth::SceneOptions preset = yolite::synth::realistic_scene_options();

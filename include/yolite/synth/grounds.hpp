@@ -150,8 +150,10 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       Vec3 dry = base * float(rng.uniform(1.15, 1.5)) + Vec3{0.05f, 0.05f, 0.04f};
       Fractal big(rng.randint(2, 5), 4, aspect, rng), crumbs(int(30 * zoom), 2, aspect, rng);
       float grain = float(rng.uniform(0.08, 0.22));
-      each([&](int x, int y, float u, float v) {
-        float t = big.at(u, v), c = crumbs.at(u, v);
+      const auto big_f = big.field(w, h), crumbs_f = crumbs.field(w, h);
+      each([&](int x, int y, float, float) {
+        const size_t p = size_t(y) * size_t(w) + size_t(x);
+        float t = big_f[p], c = crumbs_f[p];
         Vec3 col = lerp(base, dry, std::clamp((t - 0.35f) * 2.0f, 0.0f, 1.0f));
         float g = 1.0f + grain * (hash01(uint32_t(x), uint32_t(y), seed) - 0.5f) * 2.0f + 0.5f * (c - 0.5f);
         return col * g;
@@ -170,6 +172,7 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       float joint_w = paving ? float(rng.uniform(0.03, 0.1)) : float(rng.uniform(0.08, 0.3));
       Vec3 ldir = normalize(Vec3{float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), 1.0f});
       Fractal stain(3, 3, aspect, rng);
+      const auto stain_f = stain.field(w, h);
       each([&](int x, int y, float u, float v) {
         float f1, f2, ox, oy;
         size_t k;
@@ -182,7 +185,7 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
           col = col * (0.9f + 0.5f * std::clamp(-(ox * ldir.x + oy * ldir.y), -0.5f, 0.5f));
         col = lerp(joint, col, std::sqrt(edge));
         float g = 1.0f + 0.12f * (hash01(uint32_t(x), uint32_t(y), seed) - 0.5f);
-        return col * g * (0.85f + 0.3f * stain.at(u, v));
+        return col * g * (0.85f + 0.3f * stain_f[size_t(y) * size_t(w) + size_t(x)]);
       });
       break;
     }
@@ -190,8 +193,9 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       Vec3 soil = hsv(float(rng.uniform(0.06, 0.12)), 0.5f, float(rng.uniform(0.15, 0.35)));
       Vec3 green = hsv(float(rng.uniform(0.18, 0.33)), float(rng.uniform(0.4, 0.8)), float(rng.uniform(0.3, 0.65)));
       Fractal patch(rng.randint(2, 5), 3, aspect, rng);
-      each([&](int x, int y, float u, float v) {
-        float t = patch.at(u, v);
+      const auto patch_f = patch.field(w, h);
+      each([&](int x, int y, float, float) {
+        float t = patch_f[size_t(y) * size_t(w) + size_t(x)];
         return lerp(soil, green * 0.7f, std::clamp(t * 1.6f, 0.0f, 1.0f)) *
                (0.85f + 0.3f * hash01(uint32_t(x), uint32_t(y), seed));
       });
@@ -214,10 +218,12 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       Fractal warp(3, 3, aspect, rng), low(rng.randint(2, 5), 3, aspect, rng);
       float freq = float(rng.uniform(6, 25)) * zoom, ang = float(rng.uniform(0, std::numbers::pi));
       float ca = std::cos(ang), sa = std::sin(ang), ripple = float(rng.uniform(0.0, 0.15));
+      const auto warp_f = warp.field(w, h), low_f = low.field(w, h);
       each([&](int x, int y, float u, float v) {
-        float r = std::sin(((u * ca + v * sa) * freq + 2.0f * warp.at(u, v)) * 2 * float(std::numbers::pi));
+        const size_t p = size_t(y) * size_t(w) + size_t(x);
+        float r = std::sin(((u * ca + v * sa) * freq + 2.0f * warp_f[p]) * 2 * float(std::numbers::pi));
         float g = 1.0f + ripple * r + 0.25f * (hash01(uint32_t(x), uint32_t(y), seed) - 0.5f);
-        return base * g * (0.85f + 0.3f * low.at(u, v));
+        return base * g * (0.85f + 0.3f * low_f[p]);
       });
       break;
     }
@@ -227,12 +233,13 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       float weave = float(rng.uniform(1.2, 3.0)), stripe = float(rng.uniform(4, 20)) * zoom;
       Fractal folds(rng.randint(2, 4), 2, aspect, rng);
       float ang = float(rng.uniform(0, std::numbers::pi)), ca = std::cos(ang), sa = std::sin(ang);
+      const auto folds_f = folds.field(w, h);
       each([&](int x, int y, float u, float v) {
         float a = u * ca + v * sa, b = -u * sa + v * ca;
         bool s1 = std::fmod(std::fabs(a) * stripe, 1.0f) < 0.5f, s2 = std::fmod(std::fabs(b) * stripe, 1.0f) < 0.5f;
         Vec3 col = pattern == 0 ? c0 : pattern == 1 ? (s1 ? c0 : c1) : lerp(c0, c1, 0.5f * float(s1) + 0.5f * float(s2));
         float thread = 0.92f + 0.08f * std::sin(float(x) * weave) * std::sin(float(y) * weave);
-        float fold = folds.at(u, v);
+        float fold = folds_f[size_t(y) * size_t(w) + size_t(x)];
         return col * thread * (0.55f + 0.8f * fold);
       });
       break;
@@ -241,8 +248,10 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       Vec3 base = rng.bernoulli(0.5) ? hsv(float(rng.uniform(0.08, 0.12)), float(rng.uniform(0.3, 0.55)), float(rng.uniform(0.5, 0.8)))
                                      : hsv(float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 0.1)), float(rng.uniform(0.75, 0.97)));
       Fractal low(rng.randint(2, 4), 3, aspect, rng);
-      each([&](int x, int y, float u, float v) {
-        return base * (0.9f + 0.15f * low.at(u, v) + 0.06f * (hash01(uint32_t(x), uint32_t(y), seed) - 0.5f));
+      const auto low_f = low.field(w, h);
+      each([&](int x, int y, float, float) {
+        return base * (0.9f + 0.15f * low_f[size_t(y) * size_t(w) + size_t(x)] +
+                       0.06f * (hash01(uint32_t(x), uint32_t(y), seed) - 0.5f));
       });
       int creases = rng.randint(0, 5);
       for (int k = 0; k < creases; ++k) {
@@ -257,10 +266,11 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
       Vec3 base = hsv(float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 0.08)), float(rng.uniform(0.18, 0.55)));
       Fractal low(rng.randint(2, 6), 4, aspect, rng);
       float speck = float(rng.uniform(0.2, 0.5));
-      each([&](int x, int y, float u, float v) {
+      const auto low_f = low.field(w, h);
+      each([&](int x, int y, float, float) {
         float hsh = hash01(uint32_t(x), uint32_t(y), seed);
         float g = hsh > 0.93f ? 1.0f + speck : hsh < 0.07f ? 1.0f - speck : 1.0f + 0.1f * (hsh - 0.5f);
-        return base * g * (0.8f + 0.4f * low.at(u, v));
+        return base * g * (0.8f + 0.4f * low_f[size_t(y) * size_t(w) + size_t(x)]);
       });
       break;
     }
@@ -270,11 +280,13 @@ inline void paint_ground(std::vector<float>& rgb, int w, int h, Rng& rng, Ground
   // uneven light: a broad brightness field and sometimes a vignette
   Fractal light(2, 2, aspect, rng);
   float amount = float(rng.uniform(0.0, 0.5)), vignette = rng.bernoulli(0.4) ? float(rng.uniform(0.1, 0.5)) : 0.0f;
+  const auto light_f = light.field(w, h);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       float u = (float(x) + 0.5f) / float(w), v = (float(y) + 0.5f) / float(h);
       float du = u - 0.5f, dv = v - 0.5f;
-      float g = (1.0f - amount * 0.5f + amount * light.at(u, v)) * (1.0f - vignette * (du * du + dv * dv) * 2.0f);
+      float g = (1.0f - amount * 0.5f + amount * light_f[size_t(y) * size_t(w) + size_t(x)]) *
+                (1.0f - vignette * (du * du + dv * dv) * 2.0f);
       float* p = &rgb[(size_t(y) * size_t(w) + size_t(x)) * 3];
       for (int c = 0; c < 3; ++c) p[c] = std::clamp(p[c] * g, 0.0f, 1.0f);
     }

@@ -167,8 +167,9 @@ inline void phong(const Material& m, Vec3 albedo, const Light& L, Vec3 n, Vec3 v
 
 // Renders the items over what fb.rgb holds (see the file comment). Triangles reaching behind
 // the near plane (z > -near) are skipped whole.
+// shade = false fills only the id and depth buffers (coverage, for shadows); rgb is untouched.
 inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light, const std::vector<DrawItem>& items,
-                          float near = 1e-3f) {
+                          float near = 1e-3f, bool shade = true) {
   YOLITE_CHECK(fb.w == cam.w && fb.h == cam.h, "synth::render_meshes: frame buffer ", fb.w, "x", fb.h,
                " does not match the camera's ", cam.w, "x", cam.h);
   using namespace detail;
@@ -250,7 +251,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
     float span = M.tex_v1 - M.tex_v0;
     return M.color * M.texture->sample(u, span != 0 ? (v - M.tex_v0) / span : v);
   };
-  for (size_t i = 0; i < N; ++i) {
+  for (size_t i = 0; shade && i < N; ++i) {
     if (vis[i] < 0) continue;
     int x = int(i % size_t(W)), y = int(i / size_t(W));
     const Tri& T = tris[size_t(vis[i])];
@@ -272,7 +273,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
   // the opaque scene, for refraction: each transparent layer shifts what lies behind it by the
   // difference between the displaced and the straight-through opaque colour
   std::vector<float> under;
-  if (light.refraction_px > 0 && !transparent.empty()) under = fb.rgb;
+  if (shade && light.refraction_px > 0 && !transparent.empty()) under = fb.rgb;
   auto opaque_at = [&](float fx, float fy, int c) {
     const int xx = std::clamp(int(std::lround(fx)), 0, W - 1), yy = std::clamp(int(std::lround(fy)), 0, H - 1);
     return under[(size_t(yy) * size_t(W) + size_t(xx)) * 3 + size_t(c)];
@@ -289,6 +290,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
       float iz = l0 * a.invz + l1 * b.invz + l2 * c.invz;
       if (iz <= fb.depth[i]) return;
       if (iz > fb.id_depth[i]) fb.id_depth[i] = iz, fb.id[i] = T.id;
+      if (!shade) return;
       Vec3 v = view_dir(x, y);
       Vec3 n = normal_at(T, l0, l1, l2, v);
       float facing = std::max(0.0f, dot(n, v)), g = 1.0f - facing;

@@ -107,25 +107,45 @@ inline std::vector<Annotation> annotate(const std::vector<uint16_t>& ids, int w,
 
 namespace detail {
 
-// Separable box blur of radius r on an interleaved float RGB buffer (edges clamp).
+// Separable box blur of radius r on an interleaved float RGB buffer (edges clamp). Each output
+// is the taps summed in order from -r to r; the vertical pass runs along whole rows (the same
+// sums, in the same order, vectorisable).
 inline void box_blur(std::vector<float>& rgb, int w, int h, int r) {
   if (r <= 0) return;
   std::vector<float> tmp(rgb.size());
   float inv = 1.0f / float(2 * r + 1);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
+  const size_t row = size_t(w) * 3;
+  std::vector<float> acc(row);
+  for (int y = 0; y < h; ++y) {
+    const float* src = &rgb[size_t(y) * row];
+    float* dst = &tmp[size_t(y) * row];
+    auto edge = [&](int x) {  // a column whose taps reach past the border
       for (int c = 0; c < 3; ++c) {
         float s = 0;
-        for (int d = -r; d <= r; ++d) s += rgb[(size_t(y) * w + size_t(std::clamp(x + d, 0, w - 1))) * 3 + c];
-        tmp[(size_t(y) * w + x) * 3 + c] = s * inv;
+        for (int d = -r; d <= r; ++d) s += src[size_t(std::clamp(x + d, 0, w - 1)) * 3 + size_t(c)];
+        dst[size_t(x) * 3 + size_t(c)] = s * inv;
       }
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float s = 0;
-        for (int d = -r; d <= r; ++d) s += tmp[(size_t(std::clamp(y + d, 0, h - 1)) * w + x) * 3 + c];
-        rgb[(size_t(y) * w + x) * 3 + c] = s * inv;
-      }
+    };
+    const int x0 = std::min(r, w), x1 = std::max(x0, w - r);  // interior columns [x0, x1)
+    for (int x = 0; x < x0; ++x) edge(x);
+    for (int x = x1; x < w; ++x) edge(x);
+    const size_t i0 = size_t(x0) * 3, i1 = size_t(x1) * 3;
+    std::fill(acc.begin() + ptrdiff_t(i0), acc.begin() + ptrdiff_t(i1), 0.0f);
+    for (int d = -r; d <= r; ++d) {
+      const float* s = src + ptrdiff_t(d) * 3;
+      for (size_t i = i0; i < i1; ++i) acc[i] += s[i];
+    }
+    for (size_t i = i0; i < i1; ++i) dst[i] = acc[i] * inv;
+  }
+  for (int y = 0; y < h; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int d = -r; d <= r; ++d) {
+      const float* src = &tmp[size_t(std::clamp(y + d, 0, h - 1)) * row];
+      for (size_t i = 0; i < row; ++i) acc[i] += src[i];
+    }
+    float* out = &rgb[size_t(y) * row];
+    for (size_t i = 0; i < row; ++i) out[i] = acc[i] * inv;
+  }
 }
 
 // Motion blur: each pixel the mean of `len` + 1 samples along a line through it (edges clamp).
@@ -170,15 +190,20 @@ inline Image develop(std::vector<float>& rgb, int w, int h, const PostFx& fx, Rn
     return img;
   }
   const float k = fx.noise_sigma / 0.41f;  // in 0..255 units per (a + b - 255)/255 step
-  size_t i = 0;
-  for (; i + 2 <= n; i += 2) {  // one 32-bit draw feeds two values
-    uint32_t bits = rng.next_u32();
-    float n0 = float(int(bits & 0xff) + int(bits >> 8 & 0xff) - 255) * k;
-    float n1 = float(int(bits >> 16 & 0xff) + int(bits >> 24) - 255) * k;
+  // the random bits first (one 32-bit draw feeds two values, in order), then one loop the
+  // compiler can vectorise
+  const size_t pairs = n / 2;
+  std::vector<uint32_t> bits(pairs);
+  for (auto& b : bits) b = rng.next_u32();
+  for (size_t p = 0; p < pairs; ++p) {
+    const uint32_t b = bits[p];
+    const size_t i = 2 * p;
+    const float n0 = float(int(b & 0xff) + int(b >> 8 & 0xff) - 255) * k;
+    const float n1 = float(int(b >> 16 & 0xff) + int(b >> 24) - 255) * k;
     img.px[i] = uint8_t(std::clamp(rgb[i] * gain + n0 + 0.5f, 0.0f, 255.0f));
     img.px[i + 1] = uint8_t(std::clamp(rgb[i + 1] * gain + n1 + 0.5f, 0.0f, 255.0f));
   }
-  for (; i < n; ++i) img.px[i] = uint8_t(std::clamp(rgb[i] * gain + 0.5f, 0.0f, 255.0f));
+  for (size_t i = 2 * pairs; i < n; ++i) img.px[i] = uint8_t(std::clamp(rgb[i] * gain + 0.5f, 0.0f, 255.0f));
   return img;
 }
 
@@ -209,9 +234,7 @@ inline Rendered render_scene(const Scene& s) {
   if (s.shadow.strength > 0 && !items.empty()) {
     // the silhouette: full where an opaque surface is, lighter where only clear plastic is
     FrameBuffer sil(w, h);
-    Light flat = s.light;
-    flat.refraction_px = 0;
-    render_meshes(sil, s.camera, flat, items);
+    render_meshes(sil, s.camera, s.light, items, 1e-3f, /*shade=*/false);
     std::vector<float> coverage(size_t(w) * size_t(h));
     for (size_t i = 0; i < coverage.size(); ++i)
       coverage[i] = sil.depth[i] > 0 ? 1.0f : sil.id_depth[i] > 0 ? 0.45f : 0.0f;
