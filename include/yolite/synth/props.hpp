@@ -65,7 +65,7 @@ inline Mesh box_mesh(float sx, float sy, float sz, Rng& rng) {
   return m;
 }
 
-// A profile for lathe() with bands of random materials every `band` of the height.
+// Gives each band of a lathe() profile one of the first `materials` materials at random.
 inline void banded(std::vector<ProfilePoint>& p, int materials, Rng& rng) {
   for (auto& q : p) q.material = uint16_t(rng.below(uint32_t(materials)));
 }
@@ -141,7 +141,7 @@ inline Pose place_prop(const Mesh& m, const Camera& cam, float size_px, float u,
   float d = std::max(cam.focal * 2.0f * r / std::max(size_px, 1.0f), r * 1.05f + 0.01f);
   Pose p;
   p.rotation = rot;
-  p.translation = {(u - 0.5f * float(cam.w)) * d / cam.focal, -(v - 0.5f * float(cam.h)) * d / cam.focal, -d};
+  p.translation = cam.unproject(u, v, d);
   return p;
 }
 

@@ -39,6 +39,10 @@ struct Camera {
   // Pixel position of a camera-space point (z < 0 in front of the camera).
   float sx(Vec3 p) const { return 0.5f * float(w) + focal * p.x / -p.z; }
   float sy(Vec3 p) const { return 0.5f * float(h) - focal * p.y / -p.z; }
+  // The camera-space point at distance d in front of the camera that lands on pixel (u, v).
+  Vec3 unproject(float u, float v, float d) const {
+    return {(u - 0.5f * float(w)) * d / focal, -(v - 0.5f * float(h)) * d / focal, -d};
+  }
 };
 
 struct Light {

@@ -175,7 +175,7 @@ inline Pose frame_object(const Mesh& mesh, const Mat3& rot, const Camera& cam, f
   d = std::max(d, radius_about_origin(mesh) * 1.05f + 0.01f);  // never through the camera
   Pose p;
   p.rotation = rot;
-  p.translation = {(u - 0.5f * float(cam.w)) * d / cam.focal, -(v - 0.5f * float(cam.h)) * d / cam.focal, -d};
+  p.translation = cam.unproject(u, v, d);
   return p;
 }
 
