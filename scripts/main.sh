@@ -12,6 +12,7 @@
 #      rendered test_image.jpg, and on 8 real photos of
 #      bottles (examples/real_bottles, never trained on):
 #      how many of their bottles it finds                  yolite detect
+#   7. export the trained model to ONNX (docs/export.md)    yolite export
 # and print where every result is.
 # Like the tutorial (which starts from YOLOv5's COCO weights), step 4 starts from pretrained
 # weights: a yolov5n that the project trained on other rendered scenes (scripts/make_base_model.sh
@@ -85,6 +86,8 @@ REAL_FOUND="$(awk -v truth_dir="$ROOT/examples/real_bottles/labels/" '
     printf "found %d of %d bottles (%d boxes drawn)", found, total, boxes
   }' "$ROOT"/examples/real_bottles/labels/*.txt $(ls runs/detect/real_photos/labels/*.txt 2> /dev/null))"
 echo "real photos: $REAL_FOUND"
+step "yolite export to ONNX (for ONNX Runtime, TensorRT, OpenVINO, ...)"
+"$Y" export --weights "$BEST" --include onnx --img "$IMG" | tail -n 1
 
 echo
 echo "Done in $(( $(date +%s) - t0 ))s. Results:"
@@ -94,4 +97,5 @@ echo "  test-split metrics       $OUT/val_test.txt, $OUT/runs/val/yolo_bottle_de
 echo "  detections (collage)     $OUT/runs/detect/yolo_bottle_det/grid.jpg"
 echo "  detections (test image)  $OUT/runs/detect/test_image/test_image.jpg"
 echo "  detections (real photos) $OUT/runs/detect/real_photos  ($REAL_FOUND)"
+echo "  ONNX model               $OUT/${BEST%.pt}.onnx  (examples/onnx/detect.cjs runs it in Node.js)"
 grep -E "^ +all " val_test.txt | awk '{printf "  test mAP@0.5 %s, mAP@0.5:0.95 %s\n", $6, $7}'

@@ -2,7 +2,7 @@
 # scripts/test.sh -- README command 2 (CI runs exactly this through .ci/run): set up, build
 # everything with warnings as errors, run every test (doctest suites registered with CTest,
 # the find_package consumer test, the tutorial's CLI commands, kill-and-resume training, bad
-# inputs through the CLI), then build again with AddressSanitizer + UndefinedBehaviorSanitizer
+# inputs through the CLI, exports checked by ONNX Runtime and PyTorch), then build again with AddressSanitizer + UndefinedBehaviorSanitizer
 # (-DYOLITE_SANITIZE=address,undefined, -O1, no benchmarks/examples, build-asan/) and run
 # suites again there: any sanitizer report fails the run. Where nvcc is installed, the CUDA
 # kernels and their tests are compiled too (-DYOLITE_CUDA=ON, warnings as errors); without a GPU
@@ -30,8 +30,12 @@ case "$SAN" in 0|parsers|full) ;; *) echo "test.sh: YOLITE_TEST_SANITIZE must be
 T0=$SECONDS
 
 if [ "$REL" != 0 ]; then
-  # qemu-user: cli_cpu_check runs the build on an emulated older CPU
-  YOLITE_EXTRA_PACKAGES="qemu-user ${YOLITE_EXTRA_PACKAGES:-}" \
+  # qemu-user: cli_cpu_check runs the build on an emulated older CPU; python3-torch and
+  # python3-onnx: cli_export checks exports with torch.load(weights_only=True) and onnx.checker;
+  # Node.js and npm (Debian's, only where no node is installed): cli_export runs ONNX Runtime
+  EXTRA="qemu-user python3-torch python3-onnx"
+  command -v node > /dev/null || EXTRA="$EXTRA nodejs npm"
+  YOLITE_EXTRA_PACKAGES="$EXTRA ${YOLITE_EXTRA_PACKAGES:-}" \
     bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"
   NVCC="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
   if [ -x "$NVCC" ] && [ "${YOLITE_SKIP_CUDA:-0}" != 1 ]; then

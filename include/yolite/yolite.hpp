@@ -36,6 +36,7 @@
 //   train/     hyperparameters, the training loop, validation, plots
 //   infer/     NMS, Detector
 //   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
+//   export/    ONNX (protobuf written by hand), PyTorch state-dict .pt, safetensors
 //   viz/       bitmap font, boxes, grids, plots
 // No global state: randomness flows through yolite::Rng objects seeded by the caller; the
 // only per-thread setting is autograd's grad mode (NoGradGuard). Errors are yolite::Error.
@@ -85,6 +86,9 @@
 #include "eval/ap.hpp"
 #include "eval/coco_eval.hpp"
 #include "infer/detector.hpp"
+
+#include "export/onnx.hpp"
+#include "export/torch_pt.hpp"
 
 #include "viz/draw.hpp"
 #include "viz/grid.hpp"

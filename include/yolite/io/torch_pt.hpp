@@ -51,6 +51,7 @@ struct TorchCheckpoint {
   double depth_multiple = 0, width_multiple = 0;               // from the model yaml (0 if absent)
   std::vector<std::vector<float>> anchors_px;                  // per level: w0,h0,w1,h1,... pixels
   nlohmann::json yaml;                                         // the model yaml dict
+  std::string yaml_text;                                       // or its text (state-dict exports)
   nlohmann::json info;                                         // epoch, best_fitness, date, opt, ...
   std::string source;                                          // "ema", "model", "module", "state_dict"
 
@@ -319,6 +320,9 @@ inline TorchCheckpoint load_yolov5_pickle(const std::string& path, ZipReader& zi
     fail(path, ": data.pkl holds ", root->repr(), ", expected a checkpoint dict or a module");
   }
 
+  // names, yaml and stride: attributes of the model object, or entries of the checkpoint dict
+  // beside a state dict ({'model': state_dict, 'names', 'yaml', 'stride'}: yolite export --include pt)
+  const Value* meta = model;
   if (state_dict) {
     // A bare state dict does not say which entries are parameters: BN running statistics,
     // num_batches_tracked and Detect anchors are YOLOv5's buffers, everything else a parameter.
@@ -331,12 +335,14 @@ inline TorchCheckpoint load_yolov5_pickle(const std::string& path, ZipReader& zi
                     ends_with(k->s, ".num_batches_tracked") || ends_with(k->s, ".anchors");
       walker.add_tensor(k->s, v, !buffer);
     }
-    return out;
+    if (state_dict == root) return out;
+    meta = root;
+  } else {
+    walker.walk(model, "");
   }
-  walker.walk(model, "");
 
   // names: a list of strings or an {index: name} dict
-  if (const Value* n = model->get("names")) {
+  if (const Value* n = meta->get("names")) {
     if (n->kind == Kind::List || n->kind == Kind::Tuple) {
       for (auto* x : n->items) out.names.push_back(x->kind == Kind::Str ? x->s : x->repr());
     } else if (n->kind == Kind::Dict) {
@@ -349,7 +355,8 @@ inline TorchCheckpoint load_yolov5_pickle(const std::string& path, ZipReader& zi
       }
     }
   }
-  if (const Value* y = model->get("yaml"); y && y->kind == Kind::Dict) {
+  if (const Value* y = meta->get("yaml"); y && y->kind == Kind::Str) out.yaml_text = y->s;
+  if (const Value* y = meta->get("yaml"); y && y->kind == Kind::Dict) {
     out.yaml = detail::pickle_to_json(y);
     auto num = [&](const char* k) -> double {
       const Value* v = y->get(k);
@@ -359,13 +366,20 @@ inline TorchCheckpoint load_yolov5_pickle(const std::string& path, ZipReader& zi
     out.depth_multiple = num("depth_multiple");
     out.width_multiple = num("width_multiple");
   }
-  if (const Value* s = model->get("stride"); s && s->kind == Kind::Tensor)
+  if (const Value* s = meta->get("stride"); s && s->kind == Kind::Tensor) {
     out.stride = detail::tensor_values(reader, s, "stride");
+  } else if (s && (s->kind == Kind::List || s->kind == Kind::Tuple)) {
+    for (const Value* x : s->items) {
+      if (x->kind != Kind::Int && x->kind != Kind::Float) fail(path, ": 'stride' holds ", x->repr(), ", expected numbers");
+      out.stride.push_back(x->kind == Kind::Int ? float(x->i) : float(x->f));
+    }
+  }
   // The Detect head: the last child of model.model with 'nc' and 'anchors'.
   const Value* detect = nullptr;
-  if (const Value* seq = model->get("_modules") ? model->get("_modules")->get("model") : nullptr)
+  if (const Value* seq = model && model->get("_modules") ? model->get("_modules")->get("model") : nullptr)
     if (const Value* mods = seq->get("_modules"); mods && !mods->dict.empty()) detect = mods->dict.back().second;
   if (detect && detect->get("nc") && detect->get("nc")->kind == Kind::Int) out.nc = int(detect->get("nc")->i);
+  else if (const Value* nc = meta->get("nc"); nc && nc->kind == Kind::Int) out.nc = int(nc->i);
   else if (out.yaml.contains("nc") && out.yaml["nc"].is_number_integer()) out.nc = out.yaml["nc"].get<int>();
   else out.nc = int(out.names.size());
   // Anchors in pixels: the Detect buffer (grid units, possibly AutoAnchor-ed) times the stride;

@@ -14,6 +14,7 @@
 // file exists, so `--cfg yolov5s.yaml` works anywhere.
 #pragma once
 #include <cctype>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -293,6 +294,65 @@ inline ModelSpec spec_from_json(const nlohmann::json& y, std::string name, const
     if (std::string(part) == "backbone") s.backbone_size = s.layers.size();
   }
   return s;
+}
+
+// A spec as YOLOv5 model yaml text (the layout of models/yolov5s.yaml): parse_model_yaml and
+// PyYAML read it back to the same spec. Arguments keep their text; words other than None,
+// True, False, nc and anchors are quoted ('nearest'), as YOLOv5 writes them.
+inline std::string spec_to_yaml(const ModelSpec& s) {
+  auto num = [](double v) {
+    char b[32];
+    auto r = std::to_chars(b, b + sizeof b, v);  // shortest text that reads back the same
+    std::string t(b, r.ptr);
+    if (t.find_first_of(".e") == std::string::npos) t += ".0";
+    return t;
+  };
+  auto arg = [](const std::string& a) {
+    if (a == "None" || a == "True" || a == "False" || a == "nc" || a == "anchors") return a;
+    bool numeric = !a.empty();
+    for (char c : a) numeric = numeric && (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.');
+    if (numeric) return a;
+    std::string q = "'";
+    for (char c : a) q += c == '\'' ? std::string("''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string y = "# " + s.name + " (written by yolite)\n";
+  y += "nc: " + std::to_string(s.nc) + "\n";
+  y += "depth_multiple: " + num(s.depth_multiple) + "\n";
+  y += "width_multiple: " + num(s.width_multiple) + "\n";
+  y += "anchors:\n";
+  for (const auto& lvl : s.anchors) {
+    y += "  - [";
+    for (size_t j = 0; j < lvl.size(); ++j) {
+      std::string t = num(lvl[j]);
+      if (t.size() > 2 && t.compare(t.size() - 2, 2, ".0") == 0) t.resize(t.size() - 2);
+      y += (j ? ", " : "") + t;
+    }
+    y += "]\n";
+  }
+  auto rows = [&](const char* key, size_t b, size_t e) {
+    y += std::string(key) + ":\n  [";
+    for (size_t i = b; i < e; ++i) {
+      const LayerSpec& L = s.layers[i];
+      std::string from;
+      if (L.from.size() == 1) {
+        from = std::to_string(L.from[0]);
+      } else {
+        from = "[";
+        for (size_t j = 0; j < L.from.size(); ++j) from += (j ? ", " : "") + std::to_string(L.from[j]);
+        from += "]";
+      }
+      std::string args;
+      for (size_t j = 0; j < L.args.size(); ++j) args += (j ? ", " : "") + arg(L.args[j]);
+      y += std::string(i == b ? "" : "   ") + "[" + from + ", " + std::to_string(L.repeats) + ", " + L.block +
+           ", [" + args + "]]" + (i + 1 < e ? ",  # " + std::to_string(i) + "\n" : "  # " + std::to_string(i) + "\n");
+    }
+    y += "  ]\n";
+  };
+  const size_t nb = s.backbone_size ? s.backbone_size : s.layers.size();
+  rows("backbone", 0, nb);
+  rows("head", nb, s.layers.size());
+  return y;
 }
 
 // A spec from a YOLOv5 model yaml file, or a built-in name (see is_builtin_name) when no such

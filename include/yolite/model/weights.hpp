@@ -103,6 +103,13 @@ inline Weights read_weights(const std::string& path) {
   if (is_zip_file(path)) {
     io::TorchCheckpoint ck = io::load_yolov5_pt(path);
     w.format = "yolov5-pt";
+    if (!ck.yaml_text.empty() && !ck.yaml.is_object()) {  // a state-dict checkpoint with its yaml as text
+      ck.yaml = model::parse_model_yaml(ck.yaml_text, path + " (the model yaml inside the checkpoint)");
+      if (ck.yaml.contains("depth_multiple") && ck.yaml["depth_multiple"].is_number())
+        ck.depth_multiple = ck.yaml["depth_multiple"].get<double>();
+      if (ck.yaml.contains("width_multiple") && ck.yaml["width_multiple"].is_number())
+        ck.width_multiple = ck.yaml["width_multiple"].get<double>();
+    }
     char scale = 0;  // the built-in scale with the same multiples, if any
     for (char c : std::string("nsmlx")) {
       auto [d, wm] = model::yolov5_scale(c);
