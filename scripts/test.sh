@@ -32,8 +32,11 @@ T0=$SECONDS
 if [ "$REL" != 0 ]; then
   # qemu-user: cli_cpu_check runs the build on an emulated older CPU; python3-torch and
   # python3-onnx: cli_export checks exports with torch.load(weights_only=True) and onnx.checker;
-  # Node.js and npm (Debian's, only where no node is installed): cli_export runs ONNX Runtime
-  EXTRA="qemu-user python3-torch python3-onnx"
+  # chromium: cli_dashboards loads report.html in it; Node.js and npm (Debian's, only where no
+  # node is installed): cli_export runs ONNX Runtime, cli_dashboards drives the browser
+  # FFmpeg (libraries and programs): yolite detect on video, and cli_video's clips
+  EXTRA="qemu-user python3-torch python3-onnx chromium ffmpeg pkg-config libavformat-dev libavcodec-dev"
+  EXTRA="$EXTRA libswscale-dev libavdevice-dev"
   command -v node > /dev/null || EXTRA="$EXTRA nodejs npm"
   YOLITE_EXTRA_PACKAGES="$EXTRA ${YOLITE_EXTRA_PACKAGES:-}" \
     bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"

@@ -32,8 +32,9 @@
 //   optim/     SGD / Adam / AdamW, parameter groups, warm-up and schedules, EMA
 //   data/      image I/O, COCO, YOLO txt, yaml, split, stats, letterbox, augment, loader
 //   synth/     the synthetic bottle renderer
-//   io/        zip, npy/npz, safetensors, checkpoints, YOLOv5 .pt import
-//   train/     hyperparameters, the training loop, validation, plots
+//   io/        zip, npy/npz, safetensors, checkpoints, YOLOv5 .pt import, protobuf, TensorBoard
+//              events; video.hpp (FFmpeg, optional: target yolite::video) is not included here
+//   train/     hyperparameters, the training loop, validation, plots, report.html
 //   infer/     NMS, Detector
 //   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
 //   export/    ONNX (protobuf written by hand), PyTorch state-dict .pt, safetensors

@@ -5,7 +5,12 @@
 //       [--save-txt] [--save-conf] [--save-crop] [--line-thickness 3] [--hide-labels]
 //       [--hide-conf] [--project runs/detect] [--name exp] [--exist-ok] [--grid 4x4]
 //
-// --source: an image file, a folder, a glob ("imgs/*.jpg") or a .txt list of paths.
+// --source: an image file, a folder, a glob ("imgs/*.jpg") or a .txt list of paths; or a video
+// file (mp4, avi, mkv, mov, ...), a camera ("0", "/dev/video0") or a stream (rtsp://, http://)
+// when the program was built with FFmpeg's libraries (io/video.hpp): then every --vid-stride-th
+// frame is detected, the annotated video is written as NAME.mp4 at the source's frame rate and
+// --save-txt writes labels/NAME_FRAME.txt (frames counted from 1, as detect.py). Ctrl-C stops a
+// camera or stream cleanly (the video so far is kept).
 // Writes the annotated images to runs/detect/NAME (NAME2, ... unless --exist-ok), labels/*.txt
 // with --save-txt (YOLO format, + confidence with --save-conf), crops/<class>/ with
 // --save-crop, and with --grid RxC one collage of random results (grid.jpg).
@@ -28,6 +33,14 @@
 #include <yolite/viz/colors.hpp>
 #include <yolite/viz/draw.hpp>
 #include <yolite/viz/grid.hpp>
+
+#ifdef YOLITE_HAVE_VIDEO
+#include <csignal>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <yolite/io/video.hpp>
+#endif
 
 #include "command.hpp"
 
@@ -80,6 +93,119 @@ std::vector<fs::path> resolve_source(const std::string& src) {
 
 std::string plural(const std::string& name, int n) { return n == 1 ? name : name + "s"; }
 
+// What --save-txt writes for one image: "cls cx cy w h [score]" per detection, normalised.
+std::string label_text(const std::vector<yolite::Detection>& dets, int w, int h, bool save_conf) {
+  std::string txt;
+  for (auto& d : dets) {
+    char line[160];
+    float cx = (d.x1 + d.x2) / 2 / w, cy = (d.y1 + d.y2) / 2 / h;
+    float bw = (d.x2 - d.x1) / w, bh = (d.y2 - d.y1) / h;
+    if (save_conf)
+      std::snprintf(line, sizeof line, "%d %.6g %.6g %.6g %.6g %.6g\n", d.cls, cx, cy, bw, bh, d.score);
+    else
+      std::snprintf(line, sizeof line, "%d %.6g %.6g %.6g %.6g\n", d.cls, cx, cy, bw, bh);
+    txt += line;
+  }
+  return txt;
+}
+
+// "2 bottles, 1 can, " -- detect.py's per-image summary
+std::string summarize(const yolite::Detector& det, const std::vector<yolite::Detection>& dets) {
+  std::map<int, int> counts;
+  for (auto& d : dets) counts[d.cls]++;
+  std::string summary;
+  for (auto& [c, n] : counts) summary += yolite::str(n, " ", plural(det.name(c), n), ", ");
+  return summary.empty() ? "(no detections), " : summary;
+}
+
+struct DrawStyle {
+  bool hide_labels = false, hide_conf = false;
+  int line_thickness = 3;
+};
+void draw(yolite::Image& out, const yolite::Detector& det, const std::vector<yolite::Detection>& dets, const DrawStyle& st) {
+  for (auto& d : dets) {
+    std::string label;
+    if (!st.hide_labels) label = st.hide_conf ? det.name(d.cls) : yolite::str(det.name(d.cls), " ", int(d.score * 100 + 0.5) / 100.0);
+    yolite::viz::draw_box_label(out, d.x1, d.y1, d.x2, d.y2, label, yolite::viz::class_color(d.cls), st.line_thickness);
+  }
+}
+
+#ifdef YOLITE_HAVE_VIDEO
+std::atomic<bool> g_stop{false};  // set by SIGINT during a video run
+extern "C" void on_sigint_video(int) { g_stop.store(true); }
+
+// A file's stem; "webcam0" for a camera; the last part of a stream's address.
+std::string video_name(const std::string& source) {
+  if (source.find("://") == std::string::npos) {
+    if (source.rfind("/dev/video", 0) == 0) return "webcam" + source.substr(10);
+    if (source.size() <= 3 && source.find_first_not_of("0123456789") == std::string::npos) return "webcam" + source;
+    return fs::path(source).stem().string();
+  }
+  std::string tail = source.substr(source.find("://") + 3), r;
+  if (auto q = tail.find_first_of("?#"); q != std::string::npos) tail.resize(q);
+  while (!tail.empty() && tail.back() == '/') tail.pop_back();
+  if (auto slash = tail.find_last_of('/'); slash != std::string::npos) tail = tail.substr(slash + 1);
+  for (char c : fs::path(tail).stem().string()) r += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c : '_';
+  return r.empty() ? "stream" : r;
+}
+
+int run_video(const std::string& source, yolite::Detector& det, const fs::path& save_dir, int vid_stride, bool save_txt,
+              bool save_conf, bool nosave, const DrawStyle& st) {
+  using clock = std::chrono::steady_clock;
+  // FFmpeg's own log lines (codec banners, "moov atom not found") stay quiet: the program
+  // reports every failure itself, in one line naming the source
+  av_log_set_level(AV_LOG_FATAL);
+  yolite::VideoSource src(source);
+  const yolite::VideoInfo& vi = src.info();
+  const std::string name = video_name(source);
+  std::unique_ptr<yolite::VideoWriter> writer;
+  const fs::path out_path = save_dir / (name + ".mp4");
+  if (!nosave) writer = std::make_unique<yolite::VideoWriter>(out_path.string(), vi.width, vi.height, vi.fps_num, vi.fps_den);
+  std::printf("video %s: %dx%d, %.3g frames/s, %s%s\n", source.c_str(), vi.width, vi.height, vi.fps, vi.codec.c_str(),
+              vi.frames > 0 ? yolite::str(", ", vi.frames, " frames").c_str() : "");
+  g_stop.store(false);
+  auto old_handler = std::signal(SIGINT, on_sigint_video);
+  struct Restore {
+    void (*h)(int);
+    ~Restore() { std::signal(SIGINT, h); }
+  } restore{old_handler};
+  std::vector<std::pair<fs::path, std::string>> labels;  // written when the run has succeeded
+  yolite::Image frame;
+  const auto t0 = clock::now();
+  int64_t done = 0;
+  double ms = 0;
+  while (!g_stop.load() && src.read(frame)) {
+    const int64_t k = src.frame_index();  // 1-based
+    if ((k - 1) % vid_stride) continue;
+    yolite::DetectTiming tm;
+    auto dets = det.detect(frame, &tm);
+    ms += tm.pre + tm.inference + tm.nms;
+    ++done;
+    const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+    std::printf("video (frame %lld%s, %.1f frames/s) %s: %dx%d %s%.1fms\n", static_cast<long long>(k),
+                vi.frames > 0 ? yolite::str("/", vi.frames).c_str() : "", secs > 0 ? double(done) / secs : 0.0,
+                source.c_str(), frame.w, frame.h, summarize(det, dets).c_str(), tm.inference);
+    if (save_txt) labels.emplace_back(save_dir / "labels" / yolite::str(name, "_", k, ".txt"), label_text(dets, frame.w, frame.h, save_conf));
+    if (writer) {
+      draw(frame, det, dets, st);
+      writer->write(frame);
+    }
+  }
+  if (g_stop.load()) std::printf("stopped (Ctrl-C) after %lld frames\n", static_cast<long long>(src.frame_index()));
+  else if (!src.end_reason().empty()) std::printf("the stream ended after %lld frames: %s\n", static_cast<long long>(src.frame_index()), src.end_reason().c_str());
+  YOLITE_CHECK(done > 0, "--source ", source, ": no frame could be decoded");
+  if (writer) writer->finish();
+  for (auto& [p, txt] : labels) yolite::data::write_file_atomic(p, txt);
+  const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+  std::printf("%lld frames detected in %.1f s (%.1f frames/s; %.1fms per frame: pre-process, inference and NMS)\n",
+              static_cast<long long>(done), secs, secs > 0 ? double(done) / secs : 0.0, ms / double(done));
+  if (writer) std::printf("Video saved to %s (%lld frames, %.3g frames/s, %s)\n", out_path.string().c_str(),
+                          static_cast<long long>(writer->frames()), vi.fps, writer->codec().c_str());
+  std::printf("Results saved to %s\n", save_dir.string().c_str());
+  return 0;
+}
+#endif
+
 int run_detect(int argc, char** argv) {
   std::string source, weights = "yolov5s.pt", project = "runs/detect", name = "exp", grid;
   yolite::DetectorOptions o;
@@ -109,6 +235,8 @@ int run_detect(int argc, char** argv) {
   app.add_flag("--exist-ok", exist_ok, "reuse project/name instead of incrementing");
   app.add_option("--grid", grid, "also write grid.jpg: a RxC collage of random results, e.g. 4x4");
   app.add_option("--seed", seed, "seed of the --grid choice");
+  int vid_stride = 1;
+  app.add_option("--vid-stride", vid_stride, "video: detect every Nth frame")->check(CLI::PositiveNumber);
   std::string device = "cpu";
   app.add_option("--device", device, "cpu");
   app.add_flag("--bf16", o.bf16, "convolutions in bf16 (CPUs with AVX512_BF16)");
@@ -123,6 +251,19 @@ int run_detect(int argc, char** argv) {
     YOLITE_CHECK(std::sscanf(grid.c_str(), "%dx%d", &grid_r, &grid_c) == 2 && grid_r > 0 && grid_c > 0,
                  "--grid ", grid, ": expected ROWSxCOLS, e.g. 4x4");
   o.classes = classes;
+  DrawStyle style{hide_labels, hide_conf, line_thickness};
+  if (yolite::data::is_video_source(source)) {
+#ifdef YOLITE_HAVE_VIDEO
+    YOLITE_CHECK(grid.empty() && !save_crop, "--source ", source, ": --grid and --save-crop are for images, not videos");
+    yolite::Detector vdet(weights, o);
+    fs::path vdir = yolite::train::make_run_dir(project, name, exist_ok);
+    if (save_txt) fs::create_directories(vdir / "labels");
+    return run_video(source, vdet, vdir, vid_stride, save_txt, save_conf, nosave, style);
+#else
+    yolite::fail("--source ", source, ": a video, but this yolite was built without FFmpeg's libraries (install ",
+                 "libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev and rebuild)");
+#endif
+  }
   auto images = resolve_source(source);
   yolite::Detector det(weights, o);
   fs::path save_dir = yolite::train::make_run_dir(project, name, exist_ok);
@@ -145,26 +286,11 @@ int run_detect(int argc, char** argv) {
     auto dets = det.detect(img, &tm);
     total_ms += tm.pre + tm.inference + tm.nms;
     ++n_ok;
-    std::map<int, int> counts;
-    for (auto& d : dets) counts[d.cls]++;
-    std::string summary;
-    for (auto& [c, n] : counts) summary += yolite::str(n, " ", plural(det.name(c), n), ", ");
-    if (summary.empty()) summary = "(no detections), ";
     std::printf("image %zu/%zu %s: %dx%d %s%.1fms\n", k + 1, images.size(), path.string().c_str(),
-                img.w, img.h, summary.c_str(), tm.inference);
+                img.w, img.h, summarize(det, dets).c_str(), tm.inference);
     yolite::Image out = img;
-    std::string txt;
+    const std::string txt = save_txt ? label_text(dets, img.w, img.h, save_conf) : std::string();
     for (auto& d : dets) {
-      if (save_txt) {
-        char line[160];
-        float cx = (d.x1 + d.x2) / 2 / img.w, cy = (d.y1 + d.y2) / 2 / img.h;
-        float w = (d.x2 - d.x1) / img.w, h = (d.y2 - d.y1) / img.h;
-        if (save_conf)
-          std::snprintf(line, sizeof line, "%d %.6g %.6g %.6g %.6g %.6g\n", d.cls, cx, cy, w, h, d.score);
-        else
-          std::snprintf(line, sizeof line, "%d %.6g %.6g %.6g %.6g\n", d.cls, cx, cy, w, h);
-        txt += line;
-      }
       if (save_crop) {
         int x0 = std::clamp(int(d.x1), 0, img.w - 1), y0 = std::clamp(int(d.y1), 0, img.h - 1);
         int x1 = std::clamp(int(std::ceil(d.x2)), x0 + 1, img.w), y1 = std::clamp(int(std::ceil(d.y2)), y0 + 1, img.h);
@@ -177,11 +303,8 @@ int run_detect(int argc, char** argv) {
         for (int n = 2; fs::exists(cp); ++n) cp = cdir / yolite::str(path.stem().string(), n, ".jpg");
         yolite::data::save_image(cp, crop);
       }
-      std::string label;
-      if (!hide_labels) label = hide_conf ? det.name(d.cls) : yolite::str(det.name(d.cls), " ", int(d.score * 100 + 0.5) / 100.0);
-      yolite::viz::draw_box_label(out, d.x1, d.y1, d.x2, d.y2, label, yolite::viz::class_color(d.cls),
-                                  line_thickness);
     }
+    draw(out, det, dets, style);
     if (save_txt) yolite::data::write_file_atomic(save_dir / "labels" / (path.stem().string() + ".txt"), txt);
     if (!nosave) yolite::data::save_image(save_dir / path.filename().replace_extension(path.extension() == ".png" ? ".png" : ".jpg"), out);
     if (grid_r > 0) {
@@ -214,4 +337,4 @@ int run_detect(int argc, char** argv) {
 
 }  // namespace
 
-YOLITE_COMMAND(detect, "detect objects in images (YOLOv5 detect.py flags)", run_detect);
+YOLITE_COMMAND(detect, "detect objects in images and videos (YOLOv5 detect.py flags)", run_detect);

@@ -57,6 +57,8 @@ int run_train(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "no progress output");
   bool noplots = false;
   app.add_flag("--noplots", noplots, "save no plot files");
+  bool no_tensorboard = false;
+  app.add_flag("--no-tensorboard", no_tensorboard, "write no TensorBoard event files");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +79,7 @@ int run_train(int argc, char** argv) {
   if (app.count("--cache") && o.cache.empty()) o.cache = "ram";
   o.verbose = !quiet;
   o.plots = !noplots;
+  o.tensorboard = !no_tensorboard;
   yolite::train::Trainer trainer(o);
   std::signal(SIGINT, on_sigint);
   std::atomic<bool> done{false};

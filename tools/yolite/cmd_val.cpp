@@ -21,6 +21,7 @@
 #include <yolite/data/fs.hpp>
 #include <yolite/train/plots.hpp>
 #include <yolite/train/run_dir.hpp>
+#include <yolite/train/report.hpp>
 #include <yolite/train/validate.hpp>
 #include <yolite/model/weights.hpp>
 
@@ -85,6 +86,17 @@ int run_val(int argc, char** argv) {
   std::printf("Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (%d, 3, %d, %d)\n",
               r.ms_pre, r.ms_inf, r.ms_nms, o.batch, o.imgsz, o.imgsz);
   if (!noplots) yolite::train::plot_validation(r, names, save_dir);
+  {
+    yolite::train::Report rep;
+    rep.kind = "val";
+    rep.title = save_dir.string();
+    rep.names = names;
+    rep.val = &r;
+    rep.facts = {{"weights", weights}, {"data", data + " (" + task + ", " + std::to_string(r.images) + " images)"}};
+    for (const char* f : {"PR_curve.png", "F1_curve.png", "confusion_matrix.png", "val_batch0_labels.jpg", "val_batch0_pred.jpg"})
+      rep.images.push_back(save_dir / f);
+    yolite::train::write_report(save_dir / "report.html", rep);
+  }
   if (save_txt) {
     fs::create_directories(save_dir / "labels");
     for (auto& im : r.detections) {

@@ -28,6 +28,11 @@ static void version() {
 #endif
   std::printf("SIMD: %s (compiled for; this CPU has it)\n", yolite::cpu::simd_level());
   std::printf("OpenMP: %d threads (OMP_NUM_THREADS to change)\n", omp_get_max_threads());
+#if defined(YOLITE_HAVE_VIDEO)
+  std::printf("Video: on (FFmpeg's libraries)\n");
+#else
+  std::printf("Video: off (install libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev and rebuild)\n");
+#endif
 #if defined(YOLITE_CUDA)
   std::printf("CUDA: on\n");
 #else

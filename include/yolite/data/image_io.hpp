@@ -156,6 +156,23 @@ inline bool is_image_file(const std::filesystem::path& p) {
   return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp";
 }
 
+// True when `source` names a video rather than an image (io/video.hpp reads them): a camera
+// ("0", "/dev/video0"), a network stream (rtsp://, rtmp://, http(s)://, udp://, tcp://) or a
+// file with a video extension.
+inline bool is_video_source(const std::string& source) {
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 3 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (digits(source) || source.rfind("/dev/video", 0) == 0) return true;
+  for (const char* p : {"rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://"})
+    if (source.rfind(p, 0) == 0) return true;
+  std::string ext = std::filesystem::path(source).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* e : {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".asf", ".gif"})
+    if (ext == e) return true;
+  return false;
+}
+
 enum class Interp {
   automatic,  // area when the image shrinks on both axes, else linear (what YOLOv5 does)
   linear,     // bilinear

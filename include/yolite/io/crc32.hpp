@@ -1,4 +1,5 @@
-// io/crc32.hpp -- CRC-32 (the zip / zlib / PNG checksum, polynomial 0xEDB88320).
+// io/crc32.hpp -- CRC-32 (the zip / zlib / PNG checksum, polynomial 0xEDB88320), and CRC-32C
+// (Castagnoli, 0x82F63B78: TensorBoard's record checksum, io/tfevents.hpp).
 //
 //   uint32_t c = io::crc32(bytes.data(), bytes.size());        // whole buffer
 //   uint32_t c2 = io::crc32(more, n, c);                       // continue over a second part
@@ -51,6 +52,27 @@ inline uint32_t crc32(const void* data, size_t n, uint32_t crc = 0) {
     n -= 8;
   }
   while (n--) crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+// CRC-32C (Castagnoli), one table lookup per byte: crc32c("123456789") == 0xE3069283.
+namespace detail {
+constexpr std::array<uint32_t, 256> make_crc32c_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+inline constexpr auto kCrc32cTable = make_crc32c_table();
+}  // namespace detail
+
+inline uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = detail::kCrc32cTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 

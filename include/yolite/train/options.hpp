@@ -45,6 +45,7 @@ struct TrainOptions {
   int threads = 0;                      // OpenMP threads for compute (0 = OpenMP's default)
   bool bf16 = false;                    // convolutions in bf16 (AVX512_BF16), fp32 master weights
   bool plots = true;                    // write the pictures of the run
+  bool tensorboard = true;              // TensorBoard event files in the run folder
   bool verbose = true;                  // progress bars and tables on stdout
 
   void validate() const {
@@ -80,7 +81,7 @@ inline nlohmann::json to_json(const TrainOptions& o) {
           {"cache", o.cache},         {"noval", o.noval},
           {"nosave", o.nosave},       {"single_cls", o.single_cls},
           {"multi_scale", o.multi_scale}, {"rect", o.rect},
-          {"threads", o.threads},     {"plots", o.plots},
+          {"threads", o.threads},     {"plots", o.plots}, {"tensorboard", o.tensorboard},
           {"bf16", o.bf16}};
 }
 
@@ -98,6 +99,7 @@ inline TrainOptions options_from_json(const nlohmann::json& j) {
   get("cache", o.cache), get("noval", o.noval), get("nosave", o.nosave);
   get("single_cls", o.single_cls), get("multi_scale", o.multi_scale), get("rect", o.rect);
   get("threads", o.threads), get("plots", o.plots), get("bf16", o.bf16);
+  get("tensorboard", o.tensorboard);
   return o;
 }
 

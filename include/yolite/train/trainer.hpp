@@ -49,6 +49,7 @@
 #include "options.hpp"
 #include "plots.hpp"
 #include "results_csv.hpp"
+#include "run_log.hpp"
 #include "run_dir.hpp"
 #include "validate.hpp"
 #include "weights.hpp"
@@ -271,6 +272,18 @@ class Trainer {
             " dataloader workers, ", max_threads(), " compute threads\nLogging results to ",
             save_dir.string(), "\nStarting training for ", opt_.epochs, " epochs...\n"));
 
+    std::vector<int> label_counts(size_t(nc), 0);
+    for (auto& smp : train_set.samples)
+      for (auto& bx : smp.boxes) ++label_counts[size_t(bx.cls)];
+    RunLog run_log(save_dir, opt_.tensorboard, names, label_counts, opt_.epochs,
+                   {{"model", str(spec.name, ", ", nc, " classes")},
+                    {"weights", opt_.weights.empty() ? std::string("(from scratch)") : opt_.weights},
+                    {"data", opt_.data},
+                    {"images", str(train_set.samples.size(), " train, ", val_set.samples.size(), " val, ", imgsz, " px, batch ", opt_.batch)}});
+    if (run_log.tensorboard())
+      log(str("TensorBoard: start with 'tensorboard --logdir ", save_dir.parent_path().string(),
+              "', view at http://localhost:6006/\nReport: ", run_log.report_path().string(), "\n"));
+
     std::vector<EpochRow> history = resuming ? read_results_csv(save_dir / "results.csv") : std::vector<EpochRow>{};
     // keep only rows of completed epochs before the resume point
     while (!history.empty() && history.back().epoch >= start_epoch) history.pop_back();
@@ -327,8 +340,10 @@ class Trainer {
         bi.it_per_s = secs > 0 ? double(i) / secs : 0;
         if (opt_.verbose) print_progress(bi, secs);
         if (callbacks.on_batch_end) callbacks.on_batch_end(bi);
-        if (opt_.plots && epoch == start_epoch && i <= 3 && !resuming)
+        if (opt_.plots && epoch == start_epoch && i <= 3 && !resuming) {
           plot_batch(b.images, b.targets, names, save_dir / str("train_batch", i - 1, ".jpg"));
+          run_log.picture(save_dir / str("train_batch", i - 1, ".jpg"), 0);
+        }
         if (cancel_.load()) break;
       }
       if (opt_.verbose) std::printf("\n");
@@ -359,6 +374,7 @@ class Trainer {
       if (is_best) best_fitness = std::max(best_fitness, fi), best_epoch = epoch;
       append_results_csv(save_dir / "results.csv", row);
       history.push_back(row);
+      run_log.epoch_end(history);
       if (callbacks.on_epoch_end) callbacks.on_epoch_end(row);
       if (!opt_.nosave || final_epoch) {
         io::Checkpoint ck = training_checkpoint(*model, ema, *opt, params, spec, names, hyp,
@@ -404,6 +420,7 @@ class Trainer {
       log(str(res.epochs_done - start_epoch, " epochs completed. Results saved to ",
               save_dir.string(), "\n"));
     }
+    run_log.finish(history, res.final_val.images > 0 ? &res.final_val : nullptr);
     return res;
   }
 
