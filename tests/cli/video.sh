@@ -6,7 +6,9 @@
 #  2. --vid-stride 3 detects frames 1, 4, 7, 10 only;
 #  3. an H.264 .mp4 cut in half, and a file that is not a video, each give exit status 1 with one
 #     line naming the file, and leave no video and no labels behind;
-#  4. the streaming example (examples/video/detect_video.cpp) runs on the clip.
+#  4. the clip served over HTTP on loopback (python3 -m http.server) gives the same labels as the
+#     file; an address where nothing answers is one line naming it;
+#  5. the streaming example (examples/video/detect_video.cpp) runs on the clip.
 # usage: video.sh YOLITE_BINARY WORK_DIR SOURCE_DIR EXAMPLE_BINARY
 set -euo pipefail
 Y="$1"; WORK="$2"; SRC="$3"; EX="$4"
@@ -14,6 +16,8 @@ rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
 export OMP_NUM_THREADS=1
 fail() { echo "FAIL: $*"; exit 1; }
 command -v ffmpeg > /dev/null && command -v ffprobe > /dev/null || fail "ffmpeg and ffprobe are needed"
+PY="$(command -v python3 || true)"
+[ -n "$PY" ] || fail "python3 is needed (its http.server serves the stream)"
 W="$SRC/models/yolite_base_n.pt"
 
 "$Y" synth --out synth --per-class 3 --sizes 320 --max-objects 2 --seed 9 --mixed --no-test-image --threads 1 > synth.log 2>&1
@@ -69,7 +73,24 @@ echo "not a video" > text.mp4
 expect_error text text.mp4
 expect_error missing missing.mkv
 
-# 4. the streaming API example
+# 4. a network stream: the same clip served over HTTP on loopback gives the same labels; a
+#    server that is not there is one line naming the address
+PORT=$(( 20000 + $$ % 20000 ))
+"$PY" -m http.server "$PORT" --bind 127.0.0.1 > http.log 2>&1 &
+HTTP_PID=$!
+trap 'kill $HTTP_PID 2> /dev/null || true' EXIT
+for _ in $(seq 100); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
+"$Y" detect --source "http://127.0.0.1:$PORT/clip.mkv" --weights "$W" --img 320 --save-txt --save-conf --nosave \
+  --project det --name http --exist-ok > http_detect.log
+for k in $(seq 1 12); do
+  cmp -s "det/video/labels/clip_$k.txt" "det/http/labels/clip_$k.txt" || fail "frame $k over HTTP differs from the file's"
+done
+echo "ok: over HTTP: the same labels for all 12 frames"
+kill $HTTP_PID 2> /dev/null || true
+wait $HTTP_PID 2> /dev/null || true
+expect_error dead "http://127.0.0.1:$PORT/clip.mkv"
+
+# 5. the streaming API example
 "$EX" "$W" clip.mkv example.mp4 > example.log
 [ "$(frames_of example.mp4)" = 12 ] || fail "the example wrote $(frames_of example.mp4) frames"
 echo "ok: examples/video/detect_video.cpp: 12 frames"

@@ -15,26 +15,38 @@
 namespace yolite::io {
 
 namespace detail {
-constexpr std::array<std::array<uint32_t, 256>, 8> make_crc_tables() {
-  std::array<std::array<uint32_t, 256>, 8> t{};
+// The byte table of a reflected CRC-32 with polynomial `poly`.
+constexpr std::array<uint32_t, 256> make_crc_table(uint32_t poly) {
+  std::array<uint32_t, 256> t{};
   for (uint32_t i = 0; i < 256; ++i) {
     uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[0][i] = c;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? poly ^ (c >> 1) : c >> 1;
+    t[i] = c;
   }
+  return t;
+}
+// CRC-32's table and the seven more that slicing-by-8 needs.
+constexpr std::array<std::array<uint32_t, 256>, 8> make_crc_tables() {
+  std::array<std::array<uint32_t, 256>, 8> t{};
+  t[0] = make_crc_table(0xEDB88320u);
   for (uint32_t i = 0; i < 256; ++i)
     for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
   return t;
 }
 inline constexpr auto kCrcTables = make_crc_tables();
+inline constexpr auto kCrc32cTable = make_crc_table(0x82F63B78u);
+
+inline uint32_t crc_bytewise(const std::array<uint32_t, 256>& table, const void* data, size_t n, uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
 }  // namespace detail
 
 // Reference version: one table lookup per byte.
 inline uint32_t crc32_reference(const void* data, size_t n, uint32_t crc = 0) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = detail::kCrcTables[0][(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  return detail::crc_bytewise(detail::kCrcTables[0], data, n, crc);
 }
 
 // Fast version: eight bytes per step (same result).
@@ -56,24 +68,8 @@ inline uint32_t crc32(const void* data, size_t n, uint32_t crc = 0) {
 }
 
 // CRC-32C (Castagnoli), one table lookup per byte: crc32c("123456789") == 0xE3069283.
-namespace detail {
-constexpr std::array<uint32_t, 256> make_crc32c_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-inline constexpr auto kCrc32cTable = make_crc32c_table();
-}  // namespace detail
-
 inline uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = detail::kCrc32cTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  return detail::crc_bytewise(detail::kCrc32cTable, data, n, crc);
 }
 
 }  // namespace yolite::io
