@@ -224,4 +224,45 @@ TEST_SUITE("data") {
     auto msg = error_of([&] { data::load_yolo_split(d, "train"); });
     CHECK(contains(msg, "a.txt:2"));
   }
+
+  TEST_CASE("yaml: JSON both ways with PyYAML's scalar types; nested flow lists") {
+    const auto y = data::parse_yaml(
+        "a: 3\nb: 0.25\nc: True\nd: false\ne: ~\nf: None\ng: '12'\nh: nearest\ni: -1\nj:\n"
+        "k: [[-1, 6], 1, Concat, [1]]\nl: +5\n", "t.yaml");
+    const nlohmann::json j = data::yaml_to_json(y);
+    CHECK(j["a"] == 3);
+    CHECK(j["a"].is_number_integer());
+    CHECK(j["b"] == 0.25);
+    CHECK(j["c"] == true);
+    CHECK(j["d"] == false);
+    CHECK(j["e"].is_null());
+    CHECK(j["f"] == "None");  // PyYAML: a plain None is the text 'None'
+    CHECK(j["g"] == "12");    // quoted: text
+    CHECK(j["h"] == "nearest");
+    CHECK(j["i"] == -1);
+    CHECK(j["j"].is_null());
+    CHECK(j["k"] == nlohmann::json::parse(R"([[-1, 6], 1, "Concat", [1]])"));
+    CHECK(j["l"] == 5);
+    // back: the same JSON, and short nested lists written on one line
+    const std::string text = data::to_yaml(data::yaml_from_json(j));
+    CHECK(text.find("k: [[-1, 6], 1, Concat, [1]]\n") != std::string::npos);
+    CHECK(text.find("g: '12'\n") != std::string::npos);
+    CHECK(data::yaml_to_json(data::parse_yaml(text, "back.yaml")) == j);
+    // numbers PyYAML reads as numbers: fixed-point, or an exponent after a dot
+    CHECK(data::to_yaml(data::yaml_from_json(nlohmann::json{{"wd", 0.0005}, {"tiny", 1e-10}, {"big", 3e20}})) ==
+          "big: 3.0e+20\ntiny: 1.0e-10\nwd: 0.0005\n");
+    // a long list of lists stays a block list of flow rows
+    data::Yaml rows = data::Yaml::list();
+    for (int i = 0; i < 12; ++i) {
+      data::Yaml r = data::Yaml::list();
+      r.push_back(data::Yaml::number(i));
+      r.push_back(data::Yaml::string("Conv"));
+      rows.push_back(r);
+    }
+    data::Yaml m = data::Yaml::mapping();
+    m.set("backbone", rows);
+    const std::string t2 = data::to_yaml(m);
+    CHECK(t2.rfind("backbone:\n  - [0, Conv]\n  - [1, Conv]\n", 0) == 0);
+    CHECK(data::yaml_to_json(data::parse_yaml(t2, "rows.yaml"))["backbone"].size() == 12);
+  }
 }

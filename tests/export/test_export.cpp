@@ -384,7 +384,9 @@ TEST_SUITE("export") {
     }
     const std::string y = model::spec_to_yaml(model::yolov5_spec("s"));
     CHECK(y.find("depth_multiple: 0.33\n") != std::string::npos);
-    CHECK(y.find("[-1, 1, nn.Upsample, [None, 2, 'nearest']]") != std::string::npos);
-    CHECK(y.find("[[17, 20, 23], 1, Detect, [nc, anchors]]") != std::string::npos);
+    CHECK(y.find("- [-1, 1, nn.Upsample, [None, 2, nearest]]\n") != std::string::npos);
+    CHECK(y.find("- [[17, 20, 23], 1, Detect, [nc, anchors]]\n") != std::string::npos);
+    CHECK(y.find("anchors: [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]]\n") !=
+          std::string::npos);
   }
 }

@@ -5,6 +5,11 @@
 //   double lr0 = y["lr0"].num();                              // ... converted on request
 //   for (auto& [k, v] : y["names"].map()) ...                 // `0: person` block dict
 //   data::write_file_atomic("opt.yaml", data::to_yaml(y));
+//   nlohmann::json j = data::yaml_to_json(y);                // typed as PyYAML types plain scalars
+//   data::Yaml z = data::yaml_from_json(j);                  // and back (opt.yaml, model yamls)
+//
+// The one YAML reader and writer of the library: dataset yamls, hyp yamls, opt.yaml and model
+// yamls (model/cfg_yaml.hpp) all go through it.
 //
 // Supported (enough for dataset yamls, hyp yamls and opt.yaml):
 //   - block maps `key: value`, nested by indentation;
@@ -27,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "../core/error.hpp"
 #include "fs.hpp"
 
@@ -45,13 +52,17 @@ class Yaml {
     y.quoted_ = true;
     return y;
   }
-  // A number written in its shortest exact form.
+  // A number written in its shortest exact form, fixed-point where that is as short (0.0005,
+  // not 5e-04), and an exponent always with a mantissa dot (1.0e-10): PyYAML reads "5e-04" as
+  // text, YAML 1.1 wanting the dot.
   static Yaml number(double v) {
     char buf[64];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);
+    std::string t(buf, r.ptr);
+    if (const auto e = t.find('e'); e != std::string::npos && t.find('.') == std::string::npos) t.insert(e, ".0");
     Yaml y;
     y.kind_ = Kind::scalar;
-    y.text_.assign(buf, r.ptr);
+    y.text_ = std::move(t);
     return y;
   }
   static Yaml boolean(bool b) { return plain(b ? "true" : "false"); }
@@ -628,6 +639,27 @@ inline bool is_flat_list(const Yaml& v) {  // a list of scalars: written as one 
     if (it.is_list() || it.is_map()) return false;
   return true;
 }
+// A list written on one line: `[a, b]`, or nested `[-1, 1, Conv, [64, 6, 2, 2]]`.
+inline std::string flow_text(const Yaml& v) {
+  if (!v.is_list()) return scalar_text(v);
+  std::string out = "[";
+  for (size_t i = 0; i < v.items().size(); ++i) out += (i ? ", " : "") + flow_text(v.items()[i]);
+  return out + "]";
+}
+// Lists of scalars and of such lists (no maps) that fit in 100 characters go on one line.
+inline bool fits_flow(const Yaml& v) {
+  if (!v.is_list()) return false;
+  std::vector<const Yaml*> todo{&v};
+  while (!todo.empty()) {
+    const Yaml* x = todo.back();
+    todo.pop_back();
+    for (auto& it : x->items()) {
+      if (it.is_map()) return false;
+      if (it.is_list()) todo.push_back(&it);
+    }
+  }
+  return is_flat_list(v) || flow_text(v).size() <= 100;
+}
 inline void emit(std::string& out, const Yaml& v, int indent) {
   std::string pad(size_t(std::max(indent, 0)), ' ');
   if (v.is_map() && v.map().empty()) {
@@ -638,7 +670,7 @@ inline void emit(std::string& out, const Yaml& v, int indent) {
       if (val.is_map() && !val.map().empty()) {
         out += "\n";
         emit(out, val, indent + 2);
-      } else if (val.is_list() && !is_flat_list(val)) {
+      } else if (val.is_list() && !fits_flow(val)) {
         out += "\n";
         emit(out, val, indent + 2);
       } else {
@@ -647,10 +679,8 @@ inline void emit(std::string& out, const Yaml& v, int indent) {
       }
     }
   } else if (v.is_list()) {
-    if (indent < 0 || is_flat_list(v)) {
-      out += "[";
-      for (size_t i = 0; i < v.items().size(); ++i) out += (i ? ", " : "") + scalar_text(v.items()[i]);
-      out += "]\n";
+    if (indent < 0 || fits_flow(v)) {
+      out += flow_text(v) + "\n";
       return;
     }
     for (auto& it : v.items()) {
@@ -659,7 +689,7 @@ inline void emit(std::string& out, const Yaml& v, int indent) {
         std::string sub;
         emit(sub, it, indent + 2);
         out += sub.substr(size_t(indent) + 1);  // first key on the dash line
-      } else if (it.is_list() && !is_flat_list(it)) {
+      } else if (it.is_list() && !fits_flow(it)) {
         out += "\n";
         emit(out, it, indent + 2);
       } else {
@@ -673,13 +703,64 @@ inline void emit(std::string& out, const Yaml& v, int indent) {
 }
 }  // namespace detail
 
-// Block-style YAML text for `v` (maps as `key: value` lines, lists of scalars as flow lists,
-// texts quoted only when they would otherwise read back differently).
+// Block-style YAML text for `v` (maps as `key: value` lines, lists of scalars -- and short
+// lists of such lists -- as flow lists, texts quoted only when they would otherwise read back
+// differently).
 inline std::string to_yaml(const Yaml& v) {
   std::string out;
   if (v.is_map() && v.map().empty()) return "{}\n";
   detail::emit(out, v, 0);
   return out;
+}
+
+// A parsed YAML value as JSON, scalars typed the way PyYAML (YAML 1.1) types plain scalars:
+// integers and decimals are numbers, true/false/True/False booleans, null/Null/~ and nothing
+// null, everything else -- and every quoted scalar -- text ("None" stays text, as in PyYAML).
+inline nlohmann::json yaml_to_json(const Yaml& v) {
+  switch (v.kind()) {
+    case Yaml::Kind::null: return nullptr;
+    case Yaml::Kind::list: {
+      nlohmann::json a = nlohmann::json::array();
+      for (auto& it : v.items()) a.push_back(yaml_to_json(it));
+      return a;
+    }
+    case Yaml::Kind::map: {
+      nlohmann::json o = nlohmann::json::object();
+      for (auto& [k, it] : v.map()) o[k] = yaml_to_json(it);
+      return o;
+    }
+    case Yaml::Kind::scalar: break;
+  }
+  const std::string& t = v.str();
+  if (v.quoted()) return t;
+  if (t == "true" || t == "True" || t == "TRUE") return true;
+  if (t == "false" || t == "False" || t == "FALSE") return false;
+  if (t == "null" || t == "Null" || t == "NULL" || t == "~" || t.empty()) return nullptr;
+  const char* b = t.data() + (t[0] == '+' ? 1 : 0);
+  const char* e = t.data() + t.size();
+  long long i = 0;
+  if (auto r = std::from_chars(b, e, i); r.ec == std::errc() && r.ptr == e) return i;
+  double d = 0;
+  if (auto r = std::from_chars(b, e, d); r.ec == std::errc() && r.ptr == e) return d;
+  return t;
+}
+
+// JSON as a YAML value: texts that would read back as something else are quoted when written.
+inline Yaml yaml_from_json(const nlohmann::json& j) {
+  if (j.is_null()) return Yaml();
+  if (j.is_boolean()) return Yaml::boolean(j.get<bool>());
+  if (j.is_number_integer()) return Yaml::plain(std::to_string(j.get<long long>()));
+  if (j.is_number_unsigned()) return Yaml::plain(std::to_string(j.get<unsigned long long>()));
+  if (j.is_number()) return Yaml::number(j.get<double>());
+  if (j.is_string()) return Yaml::string(j.get<std::string>());
+  if (j.is_array()) {
+    Yaml a = Yaml::list();
+    for (auto& x : j) a.push_back(yaml_from_json(x));
+    return a;
+  }
+  Yaml m = Yaml::mapping();
+  for (auto& [k, x] : j.items()) m.set(k, yaml_from_json(x));
+  return m;
 }
 
 }  // namespace yolite::data

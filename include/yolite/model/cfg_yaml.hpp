@@ -6,14 +6,14 @@
 //   model::ModelSpec p = model::spec_from_json(ck.yaml, "yolov5s");  // a checkpoint's yaml dict
 //
 // The yaml holds nc, depth_multiple, width_multiple, anchors (a list of per-level lists of
-// pixel w,h pairs) and backbone/head lists of [from, number, module, args] rows. This reader
-// understands the subset YOLOv5's model files use: `key: value` lines at column 0, values that
-// are scalars, flow lists ([...], spanning lines, trailing commas allowed) or block lists
-// ("- [...]" items), and '#' comments. Names that resolve to a built-in model (yolov5n..x,
+// pixel w,h pairs) and backbone/head lists of [from, number, module, args] rows; the library's
+// YAML reader (data/yaml.hpp) reads the file. Names that resolve to a built-in model (yolov5n..x,
 // with or without .yaml, with or without a directory) are served from spec.hpp when no such
-// file exists, so `--cfg yolov5s.yaml` works anywhere.
+// file exists, so `--cfg yolov5s.yaml` works anywhere. spec_to_yaml writes a spec back in
+// YOLOv5's layout through the same library's writer.
 #pragma once
 #include <cctype>
+#include <cmath>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -24,198 +24,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../data/yaml.hpp"
 #include "spec.hpp"
 
 namespace yolite::model {
 
-namespace yaml_detail {
-
-// Flow-value parser over one value's text: [a, [b, c], 'd'], scalars.
-class Flow {
- public:
-  Flow(std::string_view s, std::string what, int line) : s_(s), what_(std::move(what)), line_(line) {}
-  nlohmann::json parse_all() {
-    nlohmann::json v = value();
-    skip();
-    if (i_ != s_.size()) error(str("unexpected '", s_[i_], "'"));
-    return v;
-  }
-
- private:
-  void skip() {
-    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) {
-      if (s_[i_] == '\n') ++line_;
-      ++i_;
-    }
-  }
-  [[noreturn]] void error(const std::string& msg) const { fail(what_, ":", line_, ": ", msg); }
-  nlohmann::json value() {
-    skip();
-    if (i_ >= s_.size()) error("missing value");
-    if (s_[i_] == '[') {
-      ++i_;
-      nlohmann::json a = nlohmann::json::array();
-      for (;;) {
-        skip();
-        if (i_ >= s_.size()) error("unterminated '[' list");
-        if (s_[i_] == ']') {
-          ++i_;
-          return a;
-        }
-        a.push_back(value());
-        skip();
-        if (i_ < s_.size() && s_[i_] == ',') {
-          ++i_;
-          continue;
-        }
-        if (i_ < s_.size() && s_[i_] == ']') continue;
-        error("expected ',' or ']' in a list");
-      }
-    }
-    if (s_[i_] == '{') error("'{...}' mappings are not supported in a model yaml value");
-    if (s_[i_] == '\'' || s_[i_] == '"') {
-      char q = s_[i_++];
-      size_t j = s_.find(q, i_);
-      if (j == std::string_view::npos) error("unterminated string");
-      std::string v(s_.substr(i_, j - i_));
-      i_ = j + 1;
-      return v;
-    }
-    size_t j = i_;
-    while (j < s_.size() && s_[j] != ',' && s_[j] != ']' && s_[j] != '\n') ++j;
-    std::string tok(s_.substr(i_, j - i_));
-    while (!tok.empty() && std::isspace(static_cast<unsigned char>(tok.back()))) tok.pop_back();
-    i_ = j;
-    return scalar(tok);
-  }
-
- public:
-  static nlohmann::json scalar(const std::string& t) {
-    if (t == "None" || t == "null" || t == "~" || t.empty()) return nullptr;
-    if (t == "True" || t == "true") return true;
-    if (t == "False" || t == "false") return false;
-    try {
-      size_t used = 0;
-      long long v = std::stoll(t, &used);
-      if (used == t.size()) return v;
-    } catch (const std::exception&) {
-    }
-    try {
-      size_t used = 0;
-      double v = std::stod(t, &used);
-      if (used == t.size()) return v;
-    } catch (const std::exception&) {
-    }
-    return t;
-  }
-
- private:
-  std::string_view s_;
-  size_t i_ = 0;
-  std::string what_;
-  int line_;
-};
-
-inline std::string strip_comment(const std::string& line) {
-  char q = 0;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (q) {
-      if (c == q) q = 0;
-    } else if (c == '\'' || c == '"') {
-      q = c;
-    } else if (c == '#' && (i == 0 || std::isspace(static_cast<unsigned char>(line[i - 1])))) {
-      return line.substr(0, i);
-    }
-  }
-  return line;
-}
-
-inline bool blank(const std::string& s) {
-  for (char c : s)
-    if (!std::isspace(static_cast<unsigned char>(c))) return false;
-  return true;
-}
-
-}  // namespace yaml_detail
-
-// Parses the model-yaml subset described above into JSON (what = file name for messages).
+// A model yaml's text as JSON: data/yaml.hpp reads it (errors say "file:line: ..."), scalars
+// typed as PyYAML types them (data::yaml_to_json).
 inline nlohmann::json parse_model_yaml(std::string_view text, const std::string& what) {
-  using namespace yaml_detail;
-  std::vector<std::string> lines;
-  {
-    std::string t(text), l;
-    std::istringstream is(t);
-    while (std::getline(is, l)) {
-      if (!l.empty() && l.back() == '\r') l.pop_back();
-      lines.push_back(strip_comment(l));
-    }
-  }
-  nlohmann::json doc = nlohmann::json::object();
-  size_t i = 0;
-  while (i < lines.size()) {
-    const std::string& l = lines[i];
-    if (blank(l)) {
-      ++i;
-      continue;
-    }
-    if (std::isspace(static_cast<unsigned char>(l[0])) || l[0] == '-')
-      fail(what, ":", i + 1, ": expected 'key: value' at the start of the line, got '", l, "'");
-    size_t colon = l.find(':');
-    if (colon == std::string::npos) fail(what, ":", i + 1, ": expected 'key: value', got '", l, "'");
-    std::string key = l.substr(0, colon);
-    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
-    const int key_line = int(i + 1);
-    std::string rest = l.substr(colon + 1);
-    // the value continues over the following lines that are indented or start with '-', ']'
-    std::vector<std::string> body;
-    ++i;
-    while (i < lines.size() && (blank(lines[i]) || std::isspace(static_cast<unsigned char>(lines[i][0])) ||
-                                lines[i][0] == '-' || lines[i][0] == ']')) {
-      body.push_back(lines[i]);
-      ++i;
-    }
-    nlohmann::json v;
-    if (!blank(rest)) {
-      std::string all = rest;
-      for (auto& b : body) all += "\n" + b;
-      v = Flow(all, what, key_line).parse_all();
-    } else {
-      // a block list ("- item" lines), a flow value on the next lines, or empty (null)
-      size_t first = 0;
-      while (first < body.size() && blank(body[first])) ++first;
-      std::string trimmed = first < body.size() ? body[first] : "";
-      size_t nb = trimmed.find_first_not_of(" \t");
-      if (first == body.size()) {
-        v = nullptr;
-      } else if (trimmed[nb] == '-') {
-        v = nlohmann::json::array();
-        std::string item;
-        int item_line = 0;
-        auto flush = [&]() {
-          if (item_line) v.push_back(Flow(item, what, item_line).parse_all());
-        };
-        for (size_t j = first; j < body.size(); ++j) {
-          size_t p = body[j].find_first_not_of(" \t");
-          if (p != std::string::npos && body[j][p] == '-' &&
-              (p + 1 == body[j].size() || std::isspace(static_cast<unsigned char>(body[j][p + 1])))) {
-            flush();
-            item = body[j].substr(p + 1);
-            item_line = key_line + 1 + int(j);
-          } else {
-            item += "\n" + body[j];
-          }
-        }
-        flush();
-      } else {
-        std::string all;
-        for (size_t j = first; j < body.size(); ++j) all += body[j] + "\n";
-        v = Flow(all, what, key_line + 1 + int(first)).parse_all();
-      }
-    }
-    doc[key] = v;
-  }
-  return doc;
+  nlohmann::json y = data::yaml_to_json(data::parse_yaml(text, what));
+  YOLITE_CHECK(y.is_object(), what, ": expected 'key: value' lines at the top level");
+  return y;
 }
 
 namespace yaml_detail {
@@ -296,63 +115,55 @@ inline ModelSpec spec_from_json(const nlohmann::json& y, std::string name, const
   return s;
 }
 
-// A spec as YOLOv5 model yaml text (the layout of models/yolov5s.yaml): parse_model_yaml and
-// PyYAML read it back to the same spec. Arguments keep their text; words other than None,
-// True, False, nc and anchors are quoted ('nearest'), as YOLOv5 writes them.
+// A spec as YOLOv5 model yaml text (models/yolov5s.yaml's keys, one `- [from, number, module,
+// args]` row per layer); parse_model_yaml and PyYAML read it back to the same spec. Arguments
+// keep their text: numbers, None, True, False, nc and anchors are written plain, other words
+// as text (quoted only where YAML needs it).
 inline std::string spec_to_yaml(const ModelSpec& s) {
-  auto num = [](double v) {
-    char b[32];
-    auto r = std::to_chars(b, b + sizeof b, v);  // shortest text that reads back the same
-    std::string t(b, r.ptr);
-    if (t.find_first_of(".e") == std::string::npos) t += ".0";
-    return t;
-  };
   auto arg = [](const std::string& a) {
-    if (a == "None" || a == "True" || a == "False" || a == "nc" || a == "anchors") return a;
-    bool numeric = !a.empty();
-    for (char c : a) numeric = numeric && (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.');
-    if (numeric) return a;
-    std::string q = "'";
-    for (char c : a) q += c == '\'' ? std::string("''") : std::string(1, c);
-    return q + "'";
+    if (a == "None" || a == "True" || a == "False" || a == "nc" || a == "anchors") return data::Yaml::plain(a);
+    double v = 0;
+    auto r = std::from_chars(a.data(), a.data() + a.size(), v);
+    if (!a.empty() && r.ec == std::errc() && r.ptr == a.data() + a.size()) return data::Yaml::plain(a);
+    return data::Yaml::string(a);
   };
-  std::string y = "# " + s.name + " (written by yolite)\n";
-  y += "nc: " + std::to_string(s.nc) + "\n";
-  y += "depth_multiple: " + num(s.depth_multiple) + "\n";
-  y += "width_multiple: " + num(s.width_multiple) + "\n";
-  y += "anchors:\n";
+  auto number = [](double v) { return v == std::floor(v) && std::abs(v) < 1e15 ? data::Yaml::plain(std::to_string((long long)v)) : data::Yaml::number(v); };
+  data::Yaml y = data::Yaml::mapping();
+  y.set("nc", data::Yaml::plain(std::to_string(s.nc)));
+  y.set("depth_multiple", data::Yaml::number(s.depth_multiple));
+  y.set("width_multiple", data::Yaml::number(s.width_multiple));
+  data::Yaml anchors = data::Yaml::list();
   for (const auto& lvl : s.anchors) {
-    y += "  - [";
-    for (size_t j = 0; j < lvl.size(); ++j) {
-      std::string t = num(lvl[j]);
-      if (t.size() > 2 && t.compare(t.size() - 2, 2, ".0") == 0) t.resize(t.size() - 2);
-      y += (j ? ", " : "") + t;
-    }
-    y += "]\n";
+    data::Yaml l = data::Yaml::list();
+    for (double v : lvl) l.push_back(number(v));
+    anchors.push_back(std::move(l));
   }
-  auto rows = [&](const char* key, size_t b, size_t e) {
-    y += std::string(key) + ":\n  [";
+  y.set("anchors", anchors);
+  auto rows = [&](size_t b, size_t e) {
+    data::Yaml list = data::Yaml::list();
     for (size_t i = b; i < e; ++i) {
       const LayerSpec& L = s.layers[i];
-      std::string from;
+      data::Yaml row = data::Yaml::list();
       if (L.from.size() == 1) {
-        from = std::to_string(L.from[0]);
+        row.push_back(number(L.from[0]));
       } else {
-        from = "[";
-        for (size_t j = 0; j < L.from.size(); ++j) from += (j ? ", " : "") + std::to_string(L.from[j]);
-        from += "]";
+        data::Yaml f = data::Yaml::list();
+        for (int x : L.from) f.push_back(number(x));
+        row.push_back(std::move(f));
       }
-      std::string args;
-      for (size_t j = 0; j < L.args.size(); ++j) args += (j ? ", " : "") + arg(L.args[j]);
-      y += std::string(i == b ? "" : "   ") + "[" + from + ", " + std::to_string(L.repeats) + ", " + L.block +
-           ", [" + args + "]]" + (i + 1 < e ? ",  # " + std::to_string(i) + "\n" : "  # " + std::to_string(i) + "\n");
+      row.push_back(number(L.repeats));
+      row.push_back(data::Yaml::plain(L.block));
+      data::Yaml args = data::Yaml::list();
+      for (const auto& a : L.args) args.push_back(arg(a));
+      row.push_back(std::move(args));
+      list.push_back(std::move(row));
     }
-    y += "  ]\n";
+    return list;
   };
   const size_t nb = s.backbone_size ? s.backbone_size : s.layers.size();
-  rows("backbone", 0, nb);
-  rows("head", nb, s.layers.size());
-  return y;
+  y.set("backbone", rows(0, nb));
+  y.set("head", rows(nb, s.layers.size()));
+  return "# " + s.name + " (written by yolite)\n" + data::to_yaml(y);
 }
 
 // A spec from a YOLOv5 model yaml file, or a built-in name (see is_builtin_name) when no such

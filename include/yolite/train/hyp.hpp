@@ -110,13 +110,9 @@ inline Hyp load_hyp(const std::string& name_or_path) {
 }
 
 inline std::string hyp_to_yaml(const Hyp& h) {
-  std::string out;
-  h.for_each([&](const char* k, const double& v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s: %g\n", k, v);
-    out += buf;
-  });
-  return out;
+  data::Yaml y = data::Yaml::mapping();
+  h.for_each([&](const char* k, const double& v) { y.set(k, data::Yaml::number(v)); });
+  return data::to_yaml(y);
 }
 
 }  // namespace yolite::train

@@ -235,7 +235,7 @@ class Trainer {
     res.best = wdir / "best.pt";
     if (!resuming) {
       data::write_file_atomic(save_dir / "hyp.yaml", hyp_to_yaml(hyp));
-      data::write_file_atomic(save_dir / "opt.yaml", json_to_yaml(to_json(opt_)));
+      data::write_file_atomic(save_dir / "opt.yaml", data::to_yaml(data::yaml_from_json(to_json(opt_))));
     }
 
     // ---- loaders
@@ -547,11 +547,7 @@ class Trainer {
       }
   }
 
-  static std::string json_to_yaml(const nlohmann::json& j) {
-    std::string out;
-    for (auto& [k, v] : j.items()) out += k + ": " + (v.is_string() ? (v.get<std::string>().empty() ? "''" : v.get<std::string>()) : v.dump()) + "\n";
-    return out;
-  }
+
 
   TrainOptions opt_;
   std::atomic<bool> cancel_{false};
