@@ -264,9 +264,9 @@ void pack_a(AEl&& a, int r0, int m, int64_t k0, int kc, uint32_t* dst) {
   }
 }
 
-// Scratch of n elements of type U from gemm::scratch's per-thread buffers (slot as there).
+// Scratch of n elements of type U from gemm::scratch's per-thread buffers (a gemm::Scratch slot).
 template <class U>
-U* scratch_as(int slot, size_t n) {
+U* scratch_as(gemm::Scratch slot, size_t n) {
   return reinterpret_cast<U*>(gemm::scratch(slot, (n * sizeof(U) + sizeof(float) - 1) / sizeof(float)));
 }
 
@@ -310,7 +310,7 @@ void shift_conv(const Conv2dParams& p, const float* x, AEl&& a, const float* b, 
   const int64_t kpairs = (kc + 1) / 2;  // pairs per full block
   // packed A: block kb at apack + kb*mpan*kpairs*kMR, panel ip of it at + ip*npairs(kb)*kMR
   const int64_t ablock = int64_t(mpan) * kpairs * kMR;
-  uint32_t* apack = scratch_as<uint32_t>(5, size_t(nkb * ablock));
+  uint32_t* apack = scratch_as<uint32_t>(gemm::Scratch::packed_weights, size_t(nkb * ablock));
   const size_t bpanel = size_t(kpairs) * kNR * 2;  // uint16 per B panel
   auto pack_job = [&](int64_t jb) {
     const int64_t kb = jb / mpan;
@@ -345,7 +345,7 @@ void shift_conv(const Conv2dParams& p, const float* x, AEl&& a, const float* b, 
                          local + int64_t(c) * st * st * len, len, row0, row1);
           bimg = local - int64_t(row0) * L.Wq;
         }
-        uint16_t* bpack = scratch_as<uint16_t>(7, bpanel * size_t(ntiles_max));
+        uint16_t* bpack = scratch_as<uint16_t>(gemm::Scratch::bf16_pack_b, bpanel * size_t(ntiles_max));
         float* yimg = y + (n * M + r0) * P;
         for (int64_t kb = 0; kb < nkb; ++kb) {
           const int64_t k0 = kb * kc;
@@ -423,7 +423,7 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
   const int64_t nkb = ceil_div(K, kc);
   const int64_t kpairs = kc / 2;
   const int64_t ablock = mpan * kpairs * kMR;  // block kb at apack + kb*ablock
-  uint32_t* apack = kern::scratch_as<uint32_t>(5, size_t(nkb * ablock));
+  uint32_t* apack = kern::scratch_as<uint32_t>(gemm::Scratch::packed_weights, size_t(nkb * ablock));
   std::vector<int64_t> koff(static_cast<size_t>(K));
   for (int k = 0; k < K; ++k) koff[size_t(k)] = int64_t(k) * P;
   auto wt = [&](int t, int64_t k) { return w[k * CRS + t]; };
@@ -443,7 +443,7 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
               if (c0 >= c1) return;
               const float* dyimg = dy + n * K * P;
               float* dximg = dx + n * CHW;
-              uint16_t* bpack = kern::scratch_as<uint16_t>(7, bpanel * size_t(ntiles) * size_t(nkb));
+              uint16_t* bpack = kern::scratch_as<uint16_t>(gemm::Scratch::bf16_pack_b, bpanel * size_t(ntiles) * size_t(nkb));
               const int64_t row_begin = int64_t(c0) * RS, row_end = int64_t(c1) * RS;
               for (int64_t jb = 0; jb < nj; ++jb) {
                 const int64_t j0 = jb * nc;
@@ -525,11 +525,11 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     uint16_t* bpack = nullptr;
     uint32_t* apan = nullptr;
     try {
-      mine = gemm::scratch(3, size_t(taps_pad * Kpad));
-      local = gemm::scratch(4, size_t(local_size));
-      dyt = gemm::scratch(6, size_t(kcq + 1) * Kpad);
-      bpack = kern::scratch_as<uint16_t>(7, size_t(kpan) * kpairs * kNR * 2);
-      apan = kern::scratch_as<uint32_t>(0, size_t(kpairs) * kMR);
+      mine = gemm::scratch(gemm::Scratch::wgrad_taps, size_t(taps_pad * Kpad));
+      local = gemm::scratch(gemm::Scratch::wgrad_local, size_t(local_size));
+      dyt = gemm::scratch(gemm::Scratch::wgrad_dy, size_t(kcq + 1) * Kpad);
+      bpack = kern::scratch_as<uint16_t>(gemm::Scratch::bf16_pack_b, size_t(kpan) * kpairs * kNR * 2);
+      apan = kern::scratch_as<uint32_t>(gemm::Scratch::pack_a, size_t(kpairs) * kMR);
       partial[size_t(t)] = mine;
     } catch (...) {
 #pragma omp critical(yolite_conv_err)

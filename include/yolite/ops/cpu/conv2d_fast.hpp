@@ -181,9 +181,9 @@ void run_items(int64_t nprologue, Prologue&& prologue, int64_t nitems, size_t na
   {
     float *abuf = nullptr, *bbuf = nullptr, *cbuf = nullptr;
     try {
-      abuf = gemm::scratch(0, na);
-      bbuf = gemm::scratch(1, nb);
-      cbuf = ncbuf ? gemm::scratch(2, ncbuf) : nullptr;
+      abuf = gemm::scratch(gemm::Scratch::pack_a, na);
+      bbuf = gemm::scratch(gemm::Scratch::pack_b, nb);
+      cbuf = ncbuf ? gemm::scratch(gemm::Scratch::tile_c, ncbuf) : nullptr;
     } catch (...) {
       record();
     }
@@ -426,7 +426,7 @@ void shift_conv(const Conv2dParams& p, const float* x, PackW&& pack_w, const flo
   // block k0 at apack + k0*Mpad, panel ip of it at + ip*kcb*kMR) shared by all work items.
   const int64_t Mpad = plan.Mpad;
   const int64_t nkb = plan.nkb;
-  float* own = prepacked ? nullptr : gemm::scratch(5, size_t(Mpad * CRS));
+  float* own = prepacked ? nullptr : gemm::scratch(gemm::Scratch::packed_weights, size_t(Mpad * CRS));
   const float* apack = prepacked ? prepacked : own;
   auto pack_job = [&](int64_t jb) { pack_forward_job(plan, M, jb, pack_w, own); };
   run_items(prepacked ? 0 : nkb * mpan, pack_job, items0 * mparts, 16, size_t(local_size), 0,
@@ -542,7 +542,7 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
   const int cper = int(ceil_div(p.C, cgroups));
   const int rows_max = 256;  // rows of dcol per chunk (a multiple of kMR)
   const int64_t mpan = ceil_div(CRS, kMR), Mpad = mpan * kMR;
-  float* apack = gemm::scratch(5, size_t(Mpad * K));
+  float* apack = gemm::scratch(gemm::Scratch::packed_weights, size_t(Mpad * K));
   auto pack_job = [&](int64_t jb) {
     const int64_t k0 = (jb / mpan) * kc, i0 = (jb % mpan) * kMR;
     const int kcb = int(std::min<int64_t>(kc, K - k0));
@@ -707,9 +707,9 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     const int T = omp_get_num_threads(), t = omp_get_thread_num();
     float *mine = nullptr, *local = nullptr, *dyt = nullptr;
     try {
-      mine = gemm::scratch(3, size_t(taps_pad * Kpad));
-      local = gemm::scratch(4, size_t(local_size));
-      dyt = gemm::scratch(6, size_t(kcq) * Kpad);
+      mine = gemm::scratch(gemm::Scratch::wgrad_taps, size_t(taps_pad * Kpad));
+      local = gemm::scratch(gemm::Scratch::wgrad_local, size_t(local_size));
+      dyt = gemm::scratch(gemm::Scratch::wgrad_dy, size_t(kcq) * Kpad);
       partial[size_t(t)] = mine;
     } catch (...) {
 #pragma omp critical(yolite_conv_err)

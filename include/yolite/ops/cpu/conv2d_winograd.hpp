@@ -446,7 +446,7 @@ void forward_s(const Conv2dParams& p, const float* x, const float* u, const floa
   const size_t nv = size_t(NXI) * C * kNR, nm = size_t(NXI) * rows_per_part * kNR;
   const int64_t CHW = int64_t(C) * H * W, KOHW = int64_t(K) * OH * OW;
   const bool shared = mparts > 1;
-  float* vshared = shared ? gemm::scratch(7, nv * size_t(items0)) : nullptr;
+  float* vshared = shared ? gemm::scratch(gemm::Scratch::winograd_v, nv * size_t(items0)) : nullptr;
   constexpr int kGroup = 16;  // channels per prologue job
   const int64_t ngroups = fast::detail::ceil_div(C, kGroup);
   const auto tiles = [&](int64_t blk, int64_t& t0, int& nt) {
@@ -513,12 +513,12 @@ inline void forward(const Conv2dParams& p, const float* x, const float* u, const
 }
 
 // ---- unpacked entry points (training: the weights change every step) -------------------------
-// U is packed on every call into the calling thread's scratch (gemm::scratch slot 6).
+// U is packed on every call into the calling thread's scratch (gemm::Scratch::winograd_u).
 
 // y = act(conv(x, w) + b), w [K, C, 3, 3] as stored.
 inline void forward_unpacked(const Conv2dParams& p, const float* x, const float* w,
                              const float* b, float* y, ConvAct act = ConvAct::none) {
-  float* u = gemm::scratch(6, size_t(packed_size(p)));
+  float* u = gemm::scratch(gemm::Scratch::winograd_u, size_t(packed_size(p)));
   pack_weights(p, w, u);
   forward(p, x, u, b, y, act);
 }
@@ -531,7 +531,7 @@ inline void backward_input(const Conv2dParams& p, const float* dy, const float* 
   YOLITE_CHECK(p.stride == 1, "winograd::backward_input: stride 1 only, got ", p.stride);
   Conv2dParams q = p;
   q.C = p.K, q.K = p.C;
-  float* u = gemm::scratch(6, size_t(packed_size(q)));
+  float* u = gemm::scratch(gemm::Scratch::winograd_u, size_t(packed_size(q)));
   const int64_t C = p.C;
   pack_weights_from(
       q,

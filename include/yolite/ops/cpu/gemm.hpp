@@ -16,8 +16,8 @@
 // the compiler can vectorise anywhere. All three do the same multiply-adds in the same order
 // per element of C, step kk = 0..kc-1, so results do not depend on the thread count.
 //
-// Scratch memory: pack buffers come from `gemm::scratch(slot, n)`, a grow-only buffer per
-// thread and slot (thread_local, freed when the thread ends). It is not shared between
+// Scratch memory: pack buffers come from `gemm::scratch(Scratch::pack_a, n)`, a grow-only buffer
+// per thread and named slot (thread_local, freed when the thread ends). It is not shared between
 // threads, so it is not global mutable state in the sense of the style rules; it exists so the
 // hot path does not allocate on every call.
 #pragma once
@@ -61,11 +61,28 @@ struct ScratchBuffer {
   }
 };
 
+// The per-thread scratch buffers, one per kind of data. Kernels that are live at the same time
+// (one calling the other, or one holding several buffers) use different slots; the same slot
+// in two kernels that never overlap is the same memory, reused.
+enum class Scratch : int {
+  pack_a = 0,          // GEMM A panels (conv2d_fast forward; bf16 weight-gradient pair panels)
+  pack_b = 1,          // GEMM B panels (conv2d_fast forward)
+  tile_c = 2,          // GEMM C tile when C is not written in place
+  wgrad_taps = 3,      // weight gradient: the thread's tap accumulators
+  wgrad_local = 4,     // weight gradient: the thread's local partial sums
+  packed_weights = 5,  // forward: weights packed on the fly (fp32 and bf16, when not prepacked)
+  wgrad_dy = 6,        // weight gradient: the transposed output gradient
+  bf16_pack_b = 7,     // bf16 kernels: packed B panels
+  winograd_u = 8,      // Winograd: transformed weights U
+  winograd_v = 9,      // Winograd: the transformed input tiles V shared by a block
+  count = 10
+};
+
 // A 64-byte aligned buffer of at least n floats owned by the calling thread (contents are
-// whatever was there before). Slots 0..7 are independent buffers.
-inline float* scratch(int slot, size_t n) {
-  thread_local ScratchBuffer bufs[8];
-  return bufs[slot & 7].get(n);
+// whatever was there before), one per Scratch slot.
+inline float* scratch(Scratch slot, size_t n) {
+  thread_local ScratchBuffer bufs[int(Scratch::count)];
+  return bufs[int(slot)].get(n);
 }
 
 // ---- micro-kernel ---------------------------------------------------------------------------
