@@ -482,8 +482,9 @@ inline void conv2d_backward_input(const Conv2dParams& p, const float* dy, const 
 }
 
 // ---- backward weight: dw += sum_n dy[n] * col[n]^T,  db += sum dy -------------------------
-// As fast::conv2d_backward_weight (same split of positions over threads, per-thread dwT summed
-// in thread order), with the products in bf16 pairs of positions.
+// fast::conv2d_backward_weight's frame (fast::detail::wgrad_run: the same split of positions
+// over threads, per-thread dwT summed in thread order), with the products of each block in
+// bf16 pairs of positions.
 inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
                                    float* dw, float* db) {
   require_cpu("conv2d backward (bf16)");
@@ -491,125 +492,34 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
   using namespace fast::detail;
   using gemm::kMR;
   using gemm::kNR;
-  const int K = p.K, st = p.stride, RS = p.R * p.S;
-  const ShiftLayout L = shift_layout(p);
-  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW();
-  const int64_t CHW = int64_t(p.C) * p.H * p.W;
-  const int64_t Q = L.positions;
-  const int OW = p.OW(), Wq = L.Wq;
-  const int nb = K >= kNR ? kNR : int(ceil_div(K, 16) * 16);
-  const int kpan = int(ceil_div(K, nb));
-  const int64_t Kpad = int64_t(kpan) * nb;
-  const int64_t taps_pad = ceil_div(CRS, kMR) * kMR;
-  const int kcq = int(std::clamp<int64_t>(4 * int64_t(Wq), 256, 1024)) / 2 * 2;
-  const int64_t maxshift = int64_t((p.R - 1) / st) * Wq + (p.S - 1) / st;
-  const int64_t rows_max = std::min<int64_t>(L.Hq, ceil_div(kcq + maxshift, Wq) + 1);
-  const int64_t len = rows_max * Wq;
-  const int64_t local_size = L.direct ? 16 : int64_t(p.C) * st * st * len;
-  std::vector<int64_t> boff(static_cast<size_t>(CRS));
-  for (int64_t t = 0; t < CRS; ++t) {
-    const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
-    boff[size_t(t)] = L.direct ? int64_t(c) * P
-                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * len +
-                                     int64_t(r / st) * Wq + s / st;
-  }
-  const int kpairs = kcq / 2;
-  const int max_team = (!omp_in_parallel() && omp_get_max_threads() > 1) ? omp_get_max_threads() : 1;
-  std::vector<float*> partial(size_t(max_team), nullptr);
-  std::exception_ptr err = nullptr;
-  std::atomic<bool> failed{false};
-#pragma omp parallel if (max_team > 1)
-  {
-    const int T = omp_get_num_threads(), t = omp_get_thread_num();
-    float *mine = nullptr, *local = nullptr, *dyt = nullptr;
-    uint16_t* bpack = nullptr;
-    uint32_t* apan = nullptr;
-    try {
-      mine = gemm::scratch(gemm::Scratch::wgrad_taps, size_t(taps_pad * Kpad));
-      local = gemm::scratch(gemm::Scratch::wgrad_local, size_t(local_size));
-      dyt = gemm::scratch(gemm::Scratch::wgrad_dy, size_t(kcq + 1) * Kpad);
-      bpack = kern::scratch_as<uint16_t>(gemm::Scratch::bf16_pack_b, size_t(kpan) * kpairs * kNR * 2);
-      apan = kern::scratch_as<uint32_t>(gemm::Scratch::pack_a, size_t(kpairs) * kMR);
-      partial[size_t(t)] = mine;
-    } catch (...) {
-#pragma omp critical(yolite_conv_err)
-      if (!err) err = std::current_exception();
-      failed = true;
-    }
-#pragma omp barrier
-    if (!failed.load()) {
-      const int64_t total = int64_t(p.N) * Q;
-      const int64_t g0 = total * t / T, g1 = total * (t + 1) / T;
-      if (g0 >= g1) std::fill(mine, mine + taps_pad * Kpad, 0.f);
-      bool first = true;
-      for (int64_t g = g0; g < g1;) {
-        const int64_t n = g / Q, qs = g % Q;
-        const int kc = int(std::min<int64_t>({int64_t(kcq), g1 - g, Q - qs}));
-        const int npairs = (kc + 1) / 2;
-        const float* ximg = x + n * CHW;
-        const float* base;
-        if (L.direct) {
-          base = ximg + qs;
-        } else {
-          const int row0 = int(qs / Wq);
-          const int row1 = int(std::min<int64_t>(L.Hq, (qs + kc - 1 + maxshift) / Wq + 1));
-          for (int c = 0; c < p.C; ++c)
-            build_planes(p, L, ximg + int64_t(c) * p.H * p.W, local + int64_t(c) * st * st * len,
-                         len, row0, row1);
-          base = local + (qs - int64_t(row0) * Wq);
-        }
-        // dy transposed (fp32, [q][k], 16-wide groups), then paired into bf16 B panels
-        for (int kg = 0; kg < int(Kpad / 16); ++kg) {
-          const int kp = kg * 16 / nb, within = kg * 16 % nb;
-          transpose_dy16(dy + n * K * P, K, kg * 16, OW, Wq, P, qs, kc,
-                         dyt + int64_t(kp) * (kcq + 1) * nb + within, nb);
-        }
-        for (int kp = 0; kp < kpan; ++kp)
-          kern::pack_b_dyt(dyt + int64_t(kp) * (kcq + 1) * nb, nb, kc, nb,
-                           bpack + size_t(kp) * kpairs * kNR * 2);
-        for (int64_t t0 = 0; t0 < CRS; t0 += kMR) {
-          const int mr = int(std::min<int64_t>(kMR, CRS - t0));
-          const float* arows[kMR];
-          for (int i = 0; i < mr; ++i) arows[i] = base + boff[size_t(t0 + i)];
-          kern::pack_a_rowptr(arows, mr, kc, apan);
-          for (int kp = 0; kp < kpan; ++kp)
-            kern::kernel(npairs, apan, bpack + size_t(kp) * kpairs * kNR * 2,
-                         mine + t0 * Kpad + int64_t(kp) * nb, Kpad, mr,
-                         std::min(nb, K - kp * nb), nullptr, !first, nullptr);
-        }
-        first = false;
-        g += kc;
+  const WgradGeometry G = wgrad_geometry(p);
+  const int K = p.K, kpairs = G.kcq / 2;
+  wgrad_run(p, G, x, dw, db, dy, [&] {
+    float* dyt = gemm::scratch(gemm::Scratch::wgrad_dy, size_t(G.kcq + 1) * G.Kpad);
+    uint16_t* bpack = kern::scratch_as<uint16_t>(gemm::Scratch::bf16_pack_b, size_t(G.kpan) * kpairs * kNR * 2);
+    uint32_t* apan = kern::scratch_as<uint32_t>(gemm::Scratch::pack_a, size_t(kpairs) * kMR);
+    return [&G, &p, dy, dyt, bpack, apan, K, kpairs](const float* base, int64_t n, int64_t qs, int kc, float* mine,
+                                                     bool first) {
+      const int npairs = (kc + 1) / 2;
+      // dy transposed (fp32, [q][k], 16-wide groups), then paired into bf16 B panels
+      for (int kg = 0; kg < int(G.Kpad / 16); ++kg) {
+        const int kp = kg * 16 / G.nb, within = kg * 16 % G.nb;
+        transpose_dy16(dy + n * K * G.P, K, kg * 16, p.OW(), G.L.Wq, G.P, qs, kc,
+                       dyt + int64_t(kp) * (G.kcq + 1) * G.nb + within, G.nb);
       }
-    }
-#pragma omp barrier
-    if (!failed.load()) {
-      const int64_t kblocks = ceil_div(K, 16);
-#pragma omp for schedule(static) nowait
-      for (int64_t kb = 0; kb < kblocks; ++kb) {
-        const int k0 = int(kb * 16), k1 = std::min(K, k0 + 16);
-        for (int64_t tp = 0; tp < CRS; ++tp)
-          for (int k = k0; k < k1; ++k) {
-            float s = partial[0][tp * Kpad + k];
-            for (int u = 1; u < T; ++u) s += partial[size_t(u)][tp * Kpad + k];
-            dw[int64_t(k) * CRS + tp] += s;
-          }
+      for (int kp = 0; kp < G.kpan; ++kp)
+        kern::pack_b_dyt(dyt + int64_t(kp) * (G.kcq + 1) * G.nb, G.nb, kc, G.nb, bpack + size_t(kp) * kpairs * kNR * 2);
+      for (int64_t t0 = 0; t0 < G.CRS; t0 += kMR) {
+        const int mr = int(std::min<int64_t>(kMR, G.CRS - t0));
+        const float* arows[kMR];
+        for (int i = 0; i < mr; ++i) arows[i] = base + G.boff[size_t(t0 + i)];
+        kern::pack_a_rowptr(arows, mr, kc, apan);
+        for (int kp = 0; kp < G.kpan; ++kp)
+          kern::kernel(npairs, apan, bpack + size_t(kp) * kpairs * kNR * 2, mine + t0 * G.Kpad + int64_t(kp) * G.nb,
+                       G.Kpad, mr, std::min(G.nb, K - kp * G.nb), nullptr, !first, nullptr);
       }
-      if (db) {
-#pragma omp for schedule(static)
-        for (int k = 0; k < K; ++k) {
-          float acc = 0.f;
-          for (int64_t n = 0; n < p.N; ++n) {
-            const float* row = dy + (n * K + k) * P;
-            float s = 0.f;
-            for (int64_t j = 0; j < P; ++j) s += row[j];
-            acc += s;
-          }
-          db[k] += acc;
-        }
-      }
-    }
-  }
-  if (err) std::rethrow_exception(err);
+    };
+  });
 #else
   (void)p, (void)x, (void)dy, (void)dw, (void)db;
 #endif

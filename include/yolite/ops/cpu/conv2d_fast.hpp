@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <vector>
 
 #include <omp.h>
@@ -662,42 +663,54 @@ inline void transpose_dy16(const float* dyimg, int K, int k0, int OW, int Wq, in
 #endif
 }
 
-}  // namespace detail
+// The weight gradient's frame, shared by the fp32 kernel below and the bf16 one
+// (conv2d_bf16.hpp), which differ only in how one block of positions is multiplied: the
+// shapes, the tap offsets into the input planes, the split of the (image, position) range over
+// threads, the plane rows each block needs, every thread's private dwT (taps x Kpad), the sum
+// of those into dw in thread order (deterministic for a given thread count) and db.
+struct WgradGeometry {
+  ShiftLayout L;
+  int64_t CRS = 0, P = 0, CHW = 0, Q = 0;
+  int nb = 0, kpan = 0;
+  int64_t Kpad = 0, taps_pad = 0;
+  int kcq = 0;  // positions per block: at least 4 grid rows, so the halo rows stay cheap (even)
+  int64_t maxshift = 0, len = 0, local_size = 0;
+  std::vector<int64_t> boff;  // tap t of position qs + j reads base + boff[t] + j
+};
 
-// dw[k, t] = sum over positions q (of every image) of dy[k, q] * planes[offset(t) + q], with
-// t = tap (c,r,s) and q on the padded grid of the shifted GEMM (dropped positions count 0).
-// Computed transposed, dwT[t, k], by the row-pointer kernel: 8 taps are the A rows, read in
-// place from the input planes; B is dy transposed into panels [q][k] of nb = 16/32/48
-// channels. Threads split the (image, position) range; each walks its range in blocks of kcq
-// positions, building just the plane rows and the dyT panel the block needs (L2-sized, so
-// nothing round-trips through memory), and sums into a private dwT; the copies are added into
-// dw in thread order (deterministic for a given thread count).
-inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
-                                   float* dw, float* db) {
-  using namespace detail;
+inline WgradGeometry wgrad_geometry(const Conv2dParams& p) {
+  WgradGeometry G;
   const int K = p.K, st = p.stride, RS = p.R * p.S;
-  const ShiftLayout L = shift_layout(p);
-  const int64_t CRS = int64_t(p.C) * RS, P = int64_t(p.OH()) * p.OW();
-  const int64_t CHW = int64_t(p.C) * p.H * p.W;
-  const int64_t Q = L.positions;
-  const int OW = p.OW(), Wq = L.Wq;
-  const int nb = K >= kNR ? kNR : int(ceil_div(K, 16) * 16);
-  const int kpan = int(ceil_div(K, nb));
-  const int64_t Kpad = int64_t(kpan) * nb;
-  const int64_t taps_pad = ceil_div(CRS, kMR) * kMR;
-  // positions per block: at least 4 grid rows, so the halo rows built around it stay cheap
-  const int kcq = int(std::clamp<int64_t>(4 * int64_t(Wq), 256, 1024));
-  const int64_t maxshift = int64_t((p.R - 1) / st) * Wq + (p.S - 1) / st;
-  const int64_t rows_max = std::min<int64_t>(L.Hq, ceil_div(kcq + maxshift, Wq) + 1);
-  const int64_t len = rows_max * Wq;  // floats between local planes
-  const int64_t local_size = L.direct ? 16 : int64_t(p.C) * st * st * len;
-  std::vector<int64_t> boff(static_cast<size_t>(CRS));
-  for (int64_t t = 0; t < CRS; ++t) {
+  G.L = shift_layout(p);
+  G.CRS = int64_t(p.C) * RS, G.P = int64_t(p.OH()) * p.OW(), G.CHW = int64_t(p.C) * p.H * p.W;
+  G.Q = G.L.positions;
+  G.nb = K >= kNR ? kNR : int(ceil_div(K, 16) * 16);
+  G.kpan = int(ceil_div(K, G.nb));
+  G.Kpad = int64_t(G.kpan) * G.nb;
+  G.taps_pad = ceil_div(G.CRS, kMR) * kMR;
+  G.kcq = int(std::clamp<int64_t>(4 * int64_t(G.L.Wq), 256, 1024));
+  G.maxshift = int64_t((p.R - 1) / st) * G.L.Wq + (p.S - 1) / st;
+  const int64_t rows_max = std::min<int64_t>(G.L.Hq, ceil_div(G.kcq + G.maxshift, G.L.Wq) + 1);
+  G.len = rows_max * G.L.Wq;  // floats between local planes
+  G.local_size = G.L.direct ? 16 : int64_t(p.C) * st * st * G.len;
+  G.boff.resize(static_cast<size_t>(G.CRS));
+  for (int64_t t = 0; t < G.CRS; ++t) {
     const int c = int(t / RS), r = int(t % RS) / p.S, s = int(t % p.S);
-    boff[size_t(t)] = L.direct ? int64_t(c) * P
-                               : (int64_t(c) * st * st + (r % st) * st + (s % st)) * len +
-                                     int64_t(r / st) * Wq + s / st;
+    G.boff[size_t(t)] = G.L.direct ? int64_t(c) * G.P
+                                   : (int64_t(c) * st * st + (r % st) * st + (s % st)) * G.len +
+                                         int64_t(r / st) * G.L.Wq + s / st;
   }
+  return G;
+}
+
+// Runs the frame: make_worker() is called once per thread (it takes that thread's scratch and
+// may throw; the error is rethrown after the parallel region) and returns a callable
+// worker(base, n, qs, kc, dwT, first) that adds block [qs, qs + kc) of image n into dwT
+// (overwriting it when `first`), reading tap t of position qs + j at base + boff[t] + j.
+template <class MakeWorker>
+void wgrad_run(const Conv2dParams& p, const WgradGeometry& G, const float* x, float* dw, float* db,
+               const float* dy, MakeWorker&& make_worker) {
+  const int K = p.K, st = p.stride;
   const int max_team = (!omp_in_parallel() && omp_get_max_threads() > 1) ? omp_get_max_threads() : 1;
   std::vector<float*> partial(size_t(max_team), nullptr);
   std::exception_ptr err = nullptr;
@@ -705,11 +718,12 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
 #pragma omp parallel if (max_team > 1)
   {
     const int T = omp_get_num_threads(), t = omp_get_thread_num();
-    float *mine = nullptr, *local = nullptr, *dyt = nullptr;
+    float *mine = nullptr, *local = nullptr;
+    std::optional<decltype(make_worker())> worker;
     try {
-      mine = gemm::scratch(gemm::Scratch::wgrad_taps, size_t(taps_pad * Kpad));
-      local = gemm::scratch(gemm::Scratch::wgrad_local, size_t(local_size));
-      dyt = gemm::scratch(gemm::Scratch::wgrad_dy, size_t(kcq) * Kpad);
+      mine = gemm::scratch(gemm::Scratch::wgrad_taps, size_t(G.taps_pad * G.Kpad));
+      local = gemm::scratch(gemm::Scratch::wgrad_local, size_t(G.local_size));
+      worker.emplace(make_worker());
       partial[size_t(t)] = mine;
     } catch (...) {
 #pragma omp critical(yolite_conv_err)
@@ -718,40 +732,27 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     }
 #pragma omp barrier
     if (!failed.load()) {
-      const int64_t total = int64_t(p.N) * Q;
+      const int64_t total = int64_t(p.N) * G.Q;
       const int64_t g0 = total * t / T, g1 = total * (t + 1) / T;
       // the first block overwrites this thread's dwT (so it needs no zeroing)
-      if (g0 >= g1) std::fill(mine, mine + taps_pad * Kpad, 0.f);
+      if (g0 >= g1) std::fill(mine, mine + G.taps_pad * G.Kpad, 0.f);
       bool first = true;
       for (int64_t g = g0; g < g1;) {
-        const int64_t n = g / Q, qs = g % Q;
-        const int kc = int(std::min<int64_t>({int64_t(kcq), g1 - g, Q - qs}));
-        const float* ximg = x + n * CHW;
-        const float* base;  // tap t of position qs + j reads base + boff[t] + j
-        if (L.direct) {
+        const int64_t n = g / G.Q, qs = g % G.Q;
+        const int kc = int(std::min<int64_t>({int64_t(G.kcq), g1 - g, G.Q - qs}));
+        const float* ximg = x + n * G.CHW;
+        const float* base;
+        if (G.L.direct) {
           base = ximg + qs;
         } else {
-          const int row0 = int(qs / Wq);
-          const int row1 = int(std::min<int64_t>(L.Hq, (qs + kc - 1 + maxshift) / Wq + 1));
+          const int row0 = int(qs / G.L.Wq);
+          const int row1 = int(std::min<int64_t>(G.L.Hq, (qs + kc - 1 + G.maxshift) / G.L.Wq + 1));
           for (int c = 0; c < p.C; ++c)
-            build_planes(p, L, ximg + int64_t(c) * p.H * p.W, local + int64_t(c) * st * st * len,
-                         len, row0, row1);
-          base = local + (qs - int64_t(row0) * Wq);
+            build_planes(p, G.L, ximg + int64_t(c) * p.H * p.W, local + int64_t(c) * st * st * G.len,
+                         G.len, row0, row1);
+          base = local + (qs - int64_t(row0) * G.L.Wq);
         }
-        for (int kg = 0; kg < int(Kpad / 16); ++kg) {
-          const int kp = kg * 16 / nb, within = kg * 16 % nb;
-          transpose_dy16(dy + n * K * P, K, kg * 16, OW, Wq, P, qs, kc,
-                         dyt + int64_t(kp) * kc * nb + within, nb);
-        }
-        for (int64_t t0 = 0; t0 < CRS; t0 += kMR) {
-          const int mr = int(std::min<int64_t>(kMR, CRS - t0));
-          const float* arows[kMR];
-          for (int i = 0; i < mr; ++i) arows[i] = base + boff[size_t(t0 + i)];
-          for (int kp = 0; kp < kpan; ++kp)
-            gemm::rowptr_kernel(kc, arows, dyt + int64_t(kp) * kc * nb, nb,
-                                mine + t0 * Kpad + int64_t(kp) * nb, Kpad, mr,
-                                std::min(nb, K - kp * nb), !first);
-        }
+        (*worker)(base, n, qs, kc, mine, first);
         first = false;
         g += kc;
       }
@@ -763,20 +764,20 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
 #pragma omp for schedule(static) nowait
       for (int64_t kb = 0; kb < kblocks; ++kb) {
         const int k0 = int(kb * 16), k1 = std::min(K, k0 + 16);
-        for (int64_t tb = 0; tb < CRS; tb += 64) {
-          const int64_t te = std::min(CRS, tb + 64);
+        for (int64_t tb = 0; tb < G.CRS; tb += 64) {
+          const int64_t te = std::min(G.CRS, tb + 64);
           float blk[64][16];
           for (int64_t tp = tb; tp < te; ++tp) {
             float* row = blk[tp - tb];
-            const float* src0 = partial[0] + tp * Kpad;
+            const float* src0 = partial[0] + tp * G.Kpad;
             for (int k = k0; k < k1; ++k) row[k - k0] = src0[k];
             for (int u = 1; u < T; ++u) {
-              const float* src = partial[size_t(u)] + tp * Kpad;
+              const float* src = partial[size_t(u)] + tp * G.Kpad;
               for (int k = k0; k < k1; ++k) row[k - k0] += src[k];
             }
           }
           for (int k = k0; k < k1; ++k) {
-            float* dwk = dw + int64_t(k) * CRS;
+            float* dwk = dw + int64_t(k) * G.CRS;
             for (int64_t tp = tb; tp < te; ++tp) dwk[tp] += blk[tp - tb][k - k0];
           }
         }
@@ -786,9 +787,9 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
         for (int k = 0; k < K; ++k) {
           float acc = 0.f;
           for (int64_t n = 0; n < p.N; ++n) {
-            const float* row = dy + (n * K + k) * P;
+            const float* row = dy + (n * K + k) * G.P;
             float s = 0.f;
-            for (int64_t j = 0; j < P; ++j) s += row[j];
+            for (int64_t j = 0; j < G.P; ++j) s += row[j];
             acc += s;
           }
           db[k] += acc;
@@ -797,6 +798,42 @@ inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const 
     }
   }
   if (err) std::rethrow_exception(err);
+}
+
+}  // namespace detail
+
+// dw[k, t] = sum over positions q (of every image) of dy[k, q] * planes[offset(t) + q], with
+// t = tap (c,r,s) and q on the padded grid of the shifted GEMM (dropped positions count 0).
+// Computed transposed, dwT[t, k], by the row-pointer kernel: 8 taps are the A rows, read in
+// place from the input planes; B is dy transposed into panels [q][k] of nb = 16/32/48
+// channels. Threads split the (image, position) range; each walks its range in blocks of kcq
+// positions, building just the plane rows and the dyT panel the block needs (L2-sized, so
+// nothing round-trips through memory), and sums into a private dwT; the copies are added into
+// dw in thread order (detail::wgrad_run, shared with the bf16 kernel).
+inline void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
+                                   float* dw, float* db) {
+  using namespace detail;
+  const WgradGeometry G = wgrad_geometry(p);
+  const int K = p.K;
+  wgrad_run(p, G, x, dw, db, dy, [&] {
+    float* dyt = gemm::scratch(gemm::Scratch::wgrad_dy, size_t(G.kcq) * G.Kpad);
+    return [&G, &p, dy, dyt, K](const float* base, int64_t n, int64_t qs, int kc, float* mine, bool first) {
+      for (int kg = 0; kg < int(G.Kpad / 16); ++kg) {
+        const int kp = kg * 16 / G.nb, within = kg * 16 % G.nb;
+        transpose_dy16(dy + n * K * G.P, K, kg * 16, p.OW(), G.L.Wq, G.P, qs, kc,
+                       dyt + int64_t(kp) * kc * G.nb + within, G.nb);
+      }
+      for (int64_t t0 = 0; t0 < G.CRS; t0 += kMR) {
+        const int mr = int(std::min<int64_t>(kMR, G.CRS - t0));
+        const float* arows[kMR];
+        for (int i = 0; i < mr; ++i) arows[i] = base + G.boff[size_t(t0 + i)];
+        for (int kp = 0; kp < G.kpan; ++kp)
+          gemm::rowptr_kernel(kc, arows, dyt + int64_t(kp) * kc * G.nb, G.nb,
+                              mine + t0 * G.Kpad + int64_t(kp) * G.nb, G.Kpad, mr,
+                              std::min(G.nb, K - kp * G.nb), !first);
+      }
+    };
+  });
 }
 
 }  // namespace yolite::ops::fast
