@@ -35,7 +35,7 @@
 //   io/        zip, npy/npz, safetensors, checkpoints, YOLOv5 .pt import, protobuf, TensorBoard
 //              events; video.hpp (FFmpeg, optional: target yolite::video) is not included here
 //   train/     hyperparameters, the training loop, validation, plots, report.html
-//   infer/     NMS, Detector
+//   infer/     NMS, test-time augmentation, Detector
 //   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
 //   export/    ONNX (protobuf written by hand), PyTorch state-dict .pt, safetensors
 //   viz/       bitmap font, boxes, grids, plots
@@ -86,6 +86,7 @@
 
 #include "eval/ap.hpp"
 #include "eval/coco_eval.hpp"
+#include "infer/augment.hpp"
 #include "infer/detector.hpp"
 
 #include "export/onnx.hpp"

@@ -18,6 +18,13 @@ test -f runs/train/yolo_bottle_det/results.csv
 "$Y" detect --source images/test --weights runs/train/yolo_bottle_det/weights/best.pt \
   --conf 0.25 --name yolo_bottle_det > detect.log
 test -n "$(ls runs/detect/yolo_bottle_det/*.jpg)"
+# test-time augmentation (YOLOv5's --augment) in val and detect
+"$Y" val --data dataset.yaml --weights runs/train/yolo_bottle_det/weights/best.pt --img 320 --task test \
+  --augment --noplots --name aug > val_aug.log
+grep -qE '^ +all ' val_aug.log
+"$Y" detect --source images/test --weights runs/train/yolo_bottle_det/weights/best.pt --img 320 \
+  --conf 0.01 --augment --save-txt --name aug > detect_aug.log
+test -n "$(ls runs/detect/aug/*.jpg)"
 # a missing weights file explains where YOLOv5's weights come from
 if "$Y" detect --source images/test --weights nowhere/yolov5m.pt > missing.log 2>&1; then exit 1; fi
 grep -q "releases" missing.log

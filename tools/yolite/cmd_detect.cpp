@@ -1,7 +1,7 @@
 // yolite detect -- run a detector on images; flags as YOLOv5's detect.py.
 //
 //   yolite detect --source images/test --weights runs/train/exp/weights/best.pt --conf 0.25
-//       [--img 640] [--iou-thres 0.45] [--max-det 1000] [--classes 0 2] [--agnostic-nms]
+//       [--img 640] [--iou-thres 0.45] [--max-det 1000] [--classes 0 2] [--agnostic-nms] [--augment]
 //       [--save-txt] [--save-conf] [--save-crop] [--line-thickness 3] [--hide-labels]
 //       [--hide-conf] [--project runs/detect] [--name exp] [--exist-ok] [--grid 4x4]
 //
@@ -223,6 +223,7 @@ int run_detect(int argc, char** argv) {
   app.add_option("--max-det", o.max_det, "maximum detections per image")->check(CLI::PositiveNumber);
   app.add_option("--classes", classes, "keep only these class ids");
   app.add_flag("--agnostic-nms", o.agnostic_nms, "class-agnostic NMS");
+  app.add_flag("--augment", o.augment, "test-time augmentation: 3 passes (scales 1, 0.83, 0.67, one mirrored)");
   app.add_flag("--save-txt", save_txt, "save results to labels/*.txt");
   app.add_flag("--save-conf", save_conf, "add confidences to --save-txt labels");
   app.add_flag("--save-crop", save_crop, "save cropped boxes to crops/<class>/");

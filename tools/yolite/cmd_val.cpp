@@ -1,7 +1,7 @@
 // yolite val -- score a detector on a labelled split; flags as YOLOv5's val.py.
 //
 //   yolite val --data dataset.yaml --weights runs/train/exp/weights/best.pt --img 320 --task test
-//       [--batch-size 32] [--conf-thres 0.001] [--iou-thres 0.6] [--max-det 300] [--single-cls]
+//       [--batch-size 32] [--conf-thres 0.001] [--iou-thres 0.6] [--max-det 300] [--single-cls] [--augment]
 //       [--save-json] [--save-txt] [--save-conf] [--project runs/val] [--name exp] [--exist-ok]
 //
 // Prints YOLOv5's table (Class, Images, Instances, P, R, mAP50, mAP50-95) for all classes and
@@ -48,6 +48,7 @@ int run_val(int argc, char** argv) {
   bool bf16 = false;
   app.add_flag("--bf16", bf16, "convolutions in bf16 (CPUs with AVX512_BF16)");
   app.add_flag("--single-cls", o.single_cls, "treat as single-class data");
+  app.add_flag("--augment", o.augment, "test-time augmentation: 3 passes (scales 1, 0.83, 0.67, one mirrored)");
   app.add_flag("--save-json", save_json, "save a COCO-format results json");
   app.add_flag("--save-txt", save_txt, "save results to labels/*.txt");
   app.add_flag("--save-conf", save_conf, "add confidences to --save-txt labels");

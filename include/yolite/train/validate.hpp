@@ -23,6 +23,7 @@
 #include "../eval/coco_eval.hpp"
 #include "../eval/confusion.hpp"
 #include "../eval/match.hpp"
+#include "../infer/augment.hpp"
 #include "../infer/nms.hpp"
 #include "../loss/yolo_loss.hpp"
 #include "../model/yolo.hpp"
@@ -49,6 +50,7 @@ struct ValOptions {
   bool rect = true;  // rectangular batches, pad 0.5 (val.py)
   std::optional<loss::LossConfig> loss;  // set: also compute the validation loss
   bool keep_detections = false;          // fill ValResult::detections (save-json/txt, plots)
+  bool augment = false;                  // test-time augmentation (infer/augment.hpp), as val.py --augment
 };
 
 struct ValResult {
@@ -109,8 +111,9 @@ inline ValResult validate(model::YoloModel& m, const data::Dataset& ds, const Va
   while (loader.next(b)) {
     auto t0 = clock::now();
     r.ms_pre += std::chrono::duration<double, std::milli>(t0 - t_prev).count();
-    auto raw = m.forward_raw(Var<float>(b.images));
-    Tensor<float> dec = m.detect().decode(raw);
+    std::vector<Var<float>> raw;
+    if (!o.augment || o.loss) raw = m.forward_raw(Var<float>(b.images));
+    Tensor<float> dec = o.augment ? forward_augment(m, b.images) : m.detect().decode(raw);
     auto t1 = clock::now();
     r.ms_inf += std::chrono::duration<double, std::milli>(t1 - t0).count();
     if (o.loss) {
