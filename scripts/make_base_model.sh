@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# scripts/make_base_model.sh -- how models/yolite_base_n.pt was made, in two stages, each on
+# scripts/make_base_model.sh -- how models/yolite_base_n.pt was made, in three stages, each on
 # rendered scenes only (seeds other than the main job's, so its test split is never seen):
 #
 #   stage 1  yolov5n from scratch, 25 epochs on 3,000 plain renders (`yolite synth --plain`:
 #            flat procedural backgrounds, no close-ups; the renderer's look before 0.3)
 #   stage 2  fine-tuned from stage 1 for 20 epochs on 3,000 renders with the default realism
 #            knobs (natural grounds, rendered clutter, distractors, shadows, dents, printed
-#            labels, close-ups, refraction, camera effects) and hyp.sim2real.yaml (mosaic 0.5)
+#            labels, close-ups, refraction, camera effects) of 0.3 and hyp.sim2real.yaml (mosaic 0.5)
+#   stage 3  fine-tuned from stage 2 for 12 epochs on 3,000 renders with the defaults of 0.5
+#            (as stage 2's, plus label-less bottles, square bodies, reflections, and close-ups
+#            on 70% of the images at 60-120% of the image side), hyp.sim2real.yaml
 #
 # The main job (scripts/main.sh) fine-tunes the result, as the tutorial fine-tunes YOLOv5's COCO
 # weights. docs/sim2real.md measures it on real photos.
 #
 #   bash scripts/make_base_model.sh [OUT_DIR]      (default: runs/base_model)
 #   STAGE1=models/yolite_base_n_stage1.pt ...      start at stage 2 from that stage-1 model
+#   STAGE2=base_0.4.pt ...                          start at stage 3 from that stage-2 model
+#                                                   (0.4's models/yolite_base_n.pt is stage 2)
 #
-# Time on 2 cores: stage 1 ~1-2 hours, stage 2 ~35 minutes. Deterministic: the same commit,
-# seeds and thread count give the same weights. Stage 1 of the shipped file was made with the
-# binary of commit 5ff9805 (later kernel changes round differently, so a rebuild gives a model
-# of the same quality, not the same bits); stage 2 with this script as committed.
-# Tunables (environment): PER_CLASS (600), EPOCHS1 (25), EPOCHS2 (20), IMG (320), BATCH (16),
-# THREADS (2), STAGE1 (a stage-1 .pt to skip stage 1).
+# Time on 2 cores: stage 1 ~1-2 hours, stage 2 ~35 minutes, stage 3 ~20 minutes. Deterministic:
+# the same commit, seeds and thread count give the same weights. Stage 1 of the shipped file was
+# made with the binary of commit 5ff9805 (later kernel changes round differently, so a rebuild
+# gives a model of the same quality, not the same bits); stage 2 with the 0.3 script; stage 3
+# with this script as committed (from 0.4's base model).
+# Tunables (environment): PER_CLASS (600), EPOCHS1 (25), EPOCHS2 (20), EPOCHS3 (12), IMG (320),
+# BATCH (16), THREADS (2), STAGE1 / STAGE2 (a .pt to skip the stages before).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${YOLITE_BUILD_DIR:-$ROOT/build}"
@@ -27,11 +33,14 @@ OUT="$(realpath -m "${1:-$ROOT/runs/base_model}")"
 PER_CLASS="${PER_CLASS:-600}"
 EPOCHS1="${EPOCHS1:-25}"
 EPOCHS2="${EPOCHS2:-20}"
+EPOCHS3="${EPOCHS3:-12}"
 IMG="${IMG:-320}"
 BATCH="${BATCH:-16}"
 THREADS="${THREADS:-2}"
 STAGE1="${STAGE1:-}"
 [ -z "$STAGE1" ] || STAGE1="$(realpath "$STAGE1")"
+STAGE2="${STAGE2:-}"
+[ -z "$STAGE2" ] || STAGE2="$(realpath "$STAGE2")"
 YOLITE_TARGETS=yolite_cli bash "$ROOT/scripts/setup.sh" "$BUILD"
 Y="$BUILD/yolite"
 mkdir -p "$OUT"
@@ -46,16 +55,25 @@ render() {  # render DIR SEED [synth flags...] -> DIR/data/dataset.yaml
   "$Y" split --images "$dir/render/images_raw" --labels "$dir/render/labels_raw" --out "$dir/data" --seed 7 --ratios 0.95,0.05,0
 }
 
-if [ -z "$STAGE1" ]; then
+if [ -z "$STAGE1" ] && [ -z "$STAGE2" ]; then
   render stage1 1000 --plain
   OMP_WAIT_POLICY=passive "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp hyp.scratch-low.yaml \
     --batch "$BATCH" --epochs "$EPOCHS1" --data stage1/data/dataset.yaml --weights '' --workers 2 --cache ram \
     --threads "$THREADS" --seed 0 --project runs --name stage1 --exist-ok
   STAGE1="$OUT/runs/stage1/weights/best.pt"
 fi
-render stage2 1001
+if [ -z "$STAGE2" ]; then
+  # the defaults of 0.3 (later versions render more close-ups, label-less and square bottles, reflections)
+  render stage2 1001 --closeup 0.5 --closeup-size 0.5,1.1 --bare 0 --square 0 --reflections 0
+  OMP_WAIT_POLICY=passive "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp "$ROOT/scripts/hyp.sim2real.yaml" \
+    --batch "$BATCH" --epochs "$EPOCHS2" --data stage2/data/dataset.yaml --weights "$STAGE1" --workers 2 --cache ram \
+    --threads "$THREADS" --seed 0 --project runs --name stage2 --exist-ok
+  "$Y" strip runs/stage2/weights/last.pt --out runs/stage2/weights/stage2.pt  # as 0.4's models/yolite_base_n.pt
+  STAGE2="$OUT/runs/stage2/weights/stage2.pt"
+fi
+render stage3 1002
 OMP_WAIT_POLICY=passive "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp "$ROOT/scripts/hyp.sim2real.yaml" \
-  --batch "$BATCH" --epochs "$EPOCHS2" --data stage2/data/dataset.yaml --weights "$STAGE1" --workers 2 --cache ram \
+  --batch "$BATCH" --epochs "$EPOCHS3" --data stage3/data/dataset.yaml --weights "$STAGE2" --workers 2 --cache ram \
   --threads "$THREADS" --seed 0 --project runs --name base_n --exist-ok
 "$Y" strip runs/base_n/weights/last.pt --out runs/base_n/weights/base_n.pt  # the final epoch, not picked on renders
 echo "base model: $OUT/runs/base_n/weights/base_n.pt (copy it to models/yolite_base_n.pt)"

@@ -627,6 +627,17 @@ synth::SceneOptions clean_options() {  // no noise, blur or JPEG-range effects i
   return so;
 }
 
+// n random 96x96 scenes of the built-in classes drawn with `so`: every annotation must be the
+// extent of its object's visible pixels in the id mask.
+void check_scenes_match_masks(const synth::SceneOptions& so, const std::vector<int>& objects, uint64_t seed, int n) {
+  auto classes = synth::builtin_classes();
+  for (int i = 0; i < n; ++i) {
+    Rng rng = Rng(seed).split(uint64_t(i));
+    synth::Scene s = synth::sample_scene(classes, objects, 96, 96, so, rng);
+    check_annotations_match_mask(synth::render_scene(s), s.objects.size());
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("synth") {
@@ -749,14 +760,112 @@ TEST_SUITE("synth") {
       CHECK(unit);
       CHECK(moved > 0.03);
     }
-    auto classes = synth::builtin_classes();
     synth::SceneOptions so = clean_options();
     so.crush_probability = 1.0f;
-    for (int i = 0; i < 4; ++i) {
-      Rng rng = Rng(91).split(uint64_t(i));
-      synth::Scene s = synth::sample_scene(classes, {1, 2, 3}, 96, 96, so, rng);
-      check_annotations_match_mask(synth::render_scene(s), s.objects.size());
+    check_scenes_match_masks(so, {1, 2, 3}, 91, 4);
+  }
+
+  TEST_CASE("label-less bottles: labels taken off whole or torn to a strip; the rest of the mesh untouched") {
+    int whole = 0, torn = 0;
+    for (int seed = 0; seed < 12; ++seed) {
+      Rng rng(uint64_t(300 + seed));
+      const synth::Mesh m = synth::make_bottle(synth::BottleKind::water, rng);
+      synth::Mesh t = m;
+      Rng trng(static_cast<uint64_t>(seed));
+      synth::tear_labels(t, trng);
+      bool same_pos = t.pos.size() == m.pos.size();
+      for (size_t v = 0; same_pos && v < m.pos.size(); ++v)
+        same_pos = t.pos[v].x == m.pos[v].x && t.pos[v].y == m.pos[v].y && t.pos[v].z == m.pos[v].z;
+      CHECK(same_pos);
+      CHECK(t.tris == m.tris);
+      size_t label = 0, left = 0;
+      for (size_t i = 0; i < m.tris.size(); ++i) {
+        const bool was = m.materials[m.tri_material[i]].name == "label";
+        label += was;
+        if (!was) {
+          CHECK(t.tri_material[i] == m.tri_material[i]);
+          continue;
+        }
+        if (t.tri_material[i] == 0) continue;
+        CHECK(t.tri_material[i] == m.tri_material[i]);
+        ++left;
+      }
+      REQUIRE(label > 0);
+      if (left == 0) {
+        ++whole;
+      } else {
+        ++torn;
+        CHECK(left < label * 62 / 100);  // a strip of at most 60% of the way round (+ the triangles it cuts)
+        CHECK(left > label * 13 / 100);
+      }
     }
+    CHECK(whole > 0);
+    CHECK(torn > 0);
+    // in scenes: the boxes stay the visible pixels
+    synth::SceneOptions so = clean_options();
+    so.bare_probability = 1.0f;
+    check_scenes_match_masks(so, {2, 3, 4}, 93, 3);
+  }
+
+  TEST_CASE("square bodies: a rounded rectangle across the body, the neck stays round, unit normals") {
+    Rng rng(77);
+    const synth::Mesh m = synth::make_bottle(synth::BottleKind::plastic, rng);
+    float rmax = 0;
+    for (auto& p : m.pos) rmax = std::max(rmax, std::hypot(p.x, p.z));
+    for (int seed = 0; seed < 6; ++seed) {
+      synth::Mesh q = m;
+      Rng srng(static_cast<uint64_t>(seed));
+      synth::square_section(q, srng);
+      REQUIRE(q.pos.size() == m.pos.size());
+      float out_min = 1e9f, out_max = 0;  // distance from the axis of the body's vertices
+      bool neck_same = true, unit = true;
+      for (size_t v = 0; v < m.pos.size(); ++v) {
+        const float r0 = std::hypot(m.pos[v].x, m.pos[v].z), r1 = std::hypot(q.pos[v].x, q.pos[v].z);
+        CHECK(q.pos[v].y == m.pos[v].y);
+        if (r0 < 0.5f * rmax) neck_same = neck_same && q.pos[v].x == m.pos[v].x && q.pos[v].z == m.pos[v].z;
+        if (r0 > 0.99f * rmax) out_min = std::min(out_min, r1), out_max = std::max(out_max, r1);
+        unit = unit && std::fabs(synth::length(q.normal[v]) - 1.0f) < 1e-3f;
+      }
+      CHECK(neck_same);
+      CHECK(unit);
+      CHECK(out_max > 1.1f * out_min);  // no longer round: corners stand out from the flats
+    }
+    synth::SceneOptions so = clean_options();
+    so.square_probability = 1.0f;
+    check_scenes_match_masks(so, {1, 3}, 94, 3);
+  }
+
+  TEST_CASE("reflections: clear bottles only get brighter where they reflect; the mask and the rest stay") {
+    auto classes = synth::builtin_classes();
+    Rng rng = Rng(96).split(2);
+    synth::Scene s = synth::sample_scene(classes, {3, 2}, 96, 96, clean_options(), rng);
+    s.fx.noise_sigma = 0, s.fx.blur = 0, s.fx.motion = 0, s.fx.jpeg_quality = 100;
+    synth::Rendered plain = synth::render_scene(s);
+    s.light.reflection = 1.5f;
+    s.light.environment.windows = 1;
+    s.light.environment.window[0] = {0.0f, 3.2f, -1.6f, 1.6f, 4.0f};  // everything is one bright window
+    synth::Rendered shiny = synth::render_scene(s);
+    CHECK(shiny.ids == plain.ids);
+    long brighter = 0, darker = 0, background_changed = 0;
+    for (size_t p = 0; p < plain.ids.size(); ++p)
+      for (int c = 0; c < 3; ++c) {
+        const int d = int(shiny.image.px[3 * p + size_t(c)]) - int(plain.image.px[3 * p + size_t(c)]);
+        brighter += d > 2, darker += d < -2;
+        if (plain.ids[p] == 0 && d != 0) ++background_changed;
+      }
+    CHECK(brighter > 20);
+    CHECK(darker == 0);
+    CHECK(background_changed == 0);
+    // the environment: sky above, ground below, a window adds its radiance inside its rectangle
+    synth::Environment env;
+    env.sky = {1, 1, 1}, env.ground = {0.1f, 0.1f, 0.1f};
+    CHECK(env(synth::Vec3{0, 1, 0}).x == doctest::Approx(1.0f));
+    CHECK(env(synth::Vec3{0, -1, 0}).x == doctest::Approx(0.1f));
+    env.windows = 1;
+    env.window[0] = {0.5f, 0.2f, 0.1f, 0.6f, 3.0f};
+    const synth::Vec3 in_window = synth::normalize({std::sin(0.5f), 0.34f, std::cos(0.5f)});
+    const synth::Vec3 beside = synth::normalize({std::sin(-0.5f), 0.34f, std::cos(-0.5f)});
+    CHECK(env(in_window).x - env(beside).x == doctest::Approx(3.0f));
   }
 
   TEST_CASE("camera effects change the colours, never the mask") {
@@ -788,6 +897,7 @@ TEST_SUITE("synth") {
     o.scene.ground_probability = 0.5f, o.scene.clutter3d_probability = 0.5f, o.scene.max_distractors = 3;
     o.scene.shadow_probability = 0.7f, o.scene.crush_probability = 0.5f, o.scene.camera_fx_probability = 0.7f;
     o.scene.closeup_probability = 0.5f, o.scene.refraction = 0.04f;
+    o.scene.bare_probability = 0.5f, o.scene.square_probability = 0.5f, o.scene.reflection_probability = 0.7f;
     CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 11);  // 10 images + json
     // out-of-range knobs are refused before anything is written
     synth::SynthOptions bad = o;
@@ -796,6 +906,8 @@ TEST_SUITE("synth") {
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--shadows"), Error);
     bad.scene.shadow_probability = 0.5f, bad.scene.max_distractors = -1;
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--distractors"), Error);
+    bad.scene.max_distractors = 3, bad.scene.reflection_probability = -0.1f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--reflections"), Error);
     CHECK_FALSE(fs::exists(dir.path / "bad"));
   }
 
@@ -804,6 +916,7 @@ TEST_SUITE("synth") {
     {
       std::ofstream f(dir.path / "s.yaml");
       f << "ground: 0.4\nclutter3d: 0.2\ndistractors: 3\nshadows: 0.6\ncrushed: 0.3\ncamera_fx: 0.5\n"
+           "bare: 0.25\nsquare: 0.35\nreflections: 0.45\n"
            "classes:\n  - name: Water Bottle\n    builtin: water\n";
     }
     auto f = synth::read_scene_file(dir.path / "s.yaml");
@@ -813,6 +926,9 @@ TEST_SUITE("synth") {
     CHECK(f.scene.shadow_probability == doctest::Approx(0.6f));
     CHECK(f.scene.crush_probability == doctest::Approx(0.3f));
     CHECK(f.scene.camera_fx_probability == doctest::Approx(0.5f));
+    CHECK(f.scene.bare_probability == doctest::Approx(0.25f));
+    CHECK(f.scene.square_probability == doctest::Approx(0.35f));
+    CHECK(f.scene.reflection_probability == doctest::Approx(0.45f));
   }
 }
 

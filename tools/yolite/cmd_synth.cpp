@@ -3,9 +3,10 @@
 //   yolite synth --out bottles --per-class 5000 --seed 1 [--sizes 512,300] [--max-objects 3]
 //                [--mixed] [--classes "Beer Bottle,Wine Bottle"] [--class "Green Bottle=models/green.obj"]
 //                [--scene scene.yaml] [--contact-sheet sheet.jpg] [--exist-ok] [--threads N]
-//                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.3 [--closeup-size 0.5,1.1]]
+//                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.7 [--closeup-size 0.6,1.2]]
 //                [--refraction 0.03] [--ground 0.4] [--clutter3d 0.2] [--distractors 3] [--shadows 0.6]
-//                [--crushed 0.3] [--camera-fx 0.5] [--text-labels 0.7 [--fonts DIR]] [--plain]
+//                [--crushed 0.3] [--camera-fx 0.5] [--text-labels 0.7 [--fonts DIR]] [--bare 0.3]
+//                [--square 0.3] [--reflections 0.7] [--plain]
 // Without flags every realism knob is on at synth::realistic_scene_options(); --plain turns
 // off those not given.
 //
@@ -109,7 +110,8 @@ int run_synth(int argc, char** argv) {
   float background_prob = 0.8f, closeup = preset.closeup_probability, refraction = preset.refraction;
   float ground = preset.ground_probability, clutter3d = preset.clutter3d_probability, shadows = preset.shadow_probability;
   float crushed = preset.crush_probability, camera_fx = preset.camera_fx_probability;
-  float text_labels = preset.text_label_probability;
+  float text_labels = preset.text_label_probability, bare = preset.bare_probability;
+  float square = preset.square_probability, reflections = preset.reflection_probability;
   std::string fonts;
   int distractors = preset.max_distractors;
   bool plain = false;
@@ -132,8 +134,8 @@ int run_synth(int argc, char** argv) {
   app.add_option("--min-size", min_size, "smallest object, fraction of the image side (default 0.05)");
   app.add_option("--max-size", max_size, "largest object, fraction of the image side (default 0.9)");
   app.add_flag("--plain", plain, "the plain renderer: every realism knob below that is not given is off");
-  app.add_option("--closeup", closeup, "chance that an image's first object is a close-up (default 0.5)");
-  app.add_option("--closeup-size", closeup_size, "close-up size range, fraction of the image side (default 0.5,1.1)");
+  app.add_option("--closeup", closeup, "chance that an image's first object is a close-up (default 0.7)");
+  app.add_option("--closeup-size", closeup_size, "close-up size range, fraction of the image side (default 0.6,1.2)");
   app.add_option("--refraction", refraction, "background shift through clear bottles, fraction of the image side (default 0.04)");
   app.add_option("--ground", ground, "chance of a natural ground background: soil, gravel, grass, sand, ... (default 0.5)");
   app.add_option("--clutter3d", clutter3d, "chance of a background of densely packed rendered props (default 0.25)");
@@ -142,6 +144,9 @@ int run_synth(int argc, char** argv) {
   app.add_option("--crushed", crushed, "chance that a PET bottle is dented or squashed (default 0.4)");
   app.add_option("--camera-fx", camera_fx, "chance of a colour temperature shift and motion blur (default 0.5)");
   app.add_option("--text-labels", text_labels, "chance that a bottle's labels carry printed words and logos (default 0.7)");
+  app.add_option("--bare", bare, "chance that a bottle has lost its labels or all but a torn strip (default 0.3)");
+  app.add_option("--square", square, "chance that a plastic or water bottle has a square or oblong body (default 0.3)");
+  app.add_option("--reflections", reflections, "chance that glass and clear plastic reflect sky, ground and windows (default 0.7)");
   app.add_option("--fonts", fonts, "folder of .ttf/.otf fonts for --text-labels (default: Debian's DejaVu)");
   app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");
   app.add_option("--background-prob", background_prob, "share of images on a photo background with --backgrounds (default 0.8)");
@@ -219,6 +224,9 @@ int run_synth(int argc, char** argv) {
   if (app.count("--crushed") || scene_file.empty()) o.scene.crush_probability = crushed;
   if (app.count("--camera-fx") || scene_file.empty()) o.scene.camera_fx_probability = camera_fx;
   if (app.count("--text-labels") || scene_file.empty()) o.scene.text_label_probability = text_labels;
+  if (app.count("--bare") || scene_file.empty()) o.scene.bare_probability = bare;
+  if (app.count("--square") || scene_file.empty()) o.scene.square_probability = square;
+  if (app.count("--reflections") || scene_file.empty()) o.scene.reflection_probability = reflections;
   if (plain) {  // the plain renderer: knobs not given on the command line are off (scene file included)
     if (!app.count("--closeup")) o.scene.closeup_probability = 0;
     if (!app.count("--refraction")) o.scene.refraction = 0;
@@ -229,6 +237,9 @@ int run_synth(int argc, char** argv) {
     if (!app.count("--crushed")) o.scene.crush_probability = 0;
     if (!app.count("--camera-fx")) o.scene.camera_fx_probability = 0;
     if (!app.count("--text-labels")) o.scene.text_label_probability = 0;
+    if (!app.count("--bare")) o.scene.bare_probability = 0;
+    if (!app.count("--square")) o.scene.square_probability = 0;
+    if (!app.count("--reflections")) o.scene.reflection_probability = 0;
   }
   if (o.scene.text_label_probability > 0) {
     std::filesystem::path dir = !fonts.empty() ? std::filesystem::path(fonts) : font_dir_from_file;
@@ -242,6 +253,8 @@ int run_synth(int argc, char** argv) {
       o.scene.fonts = synth::load_fonts(dir);
     }
   }
+  if (scene_file.empty() && !plain)  // the defaults' close-up range (--plain keeps SceneOptions' own)
+    o.scene.closeup_min = preset.closeup_min, o.scene.closeup_max = preset.closeup_max;
   if (!closeup_size.empty()) {
     auto parts = split(closeup_size, ',');
     if (parts.size() != 2) yolite::fail("--closeup-size: expected MIN,MAX, got '", closeup_size, "'");

@@ -97,6 +97,9 @@ inline void validate(const std::vector<ClassSpec>& classes, const SynthOptions& 
   probability(o.scene.crush_probability, "--crushed");
   probability(o.scene.camera_fx_probability, "--camera-fx");
   probability(o.scene.text_label_probability, "--text-labels");
+  probability(o.scene.bare_probability, "--bare");
+  probability(o.scene.square_probability, "--square");
+  probability(o.scene.reflection_probability, "--reflections");
   YOLITE_CHECK(o.scene.text_label_probability == 0 || !o.scene.fonts.empty(),
                "synth: --text-labels needs a font: install fonts-dejavu-core or pass --fonts DIR");
   YOLITE_CHECK(o.scene.max_distractors >= 0 && o.scene.max_distractors <= 64, "synth: --distractors must be 0..64, got ",

@@ -65,4 +65,30 @@ inline void crush(Mesh& m, Rng& rng, float strength) {
   compute_normals(m);
 }
 
+// Square and oblong bottles (oil jugs, square PET, detergent): the round body of a lathe bottle
+// (axis y) becomes a rounded rectangle -- a superellipse |x/a|^n + |z/b|^n = 1 of the same
+// girth -- while the neck and cap (the vertices well inside the body's radius) stay round.
+// n (2 = round .. 8 = nearly square) and the aspect b/a are drawn from `rng`.
+inline void square_section(Mesh& m, Rng& rng) {
+  if (m.pos.empty()) return;
+  const float n = float(rng.uniform(3.0, 8.0)), aspect = float(rng.uniform(0.55, 1.0));
+  const float turn = float(rng.uniform(0, std::numbers::pi));  // which way the long side faces
+  const float ct = std::cos(turn), st = std::sin(turn);
+  float rmax = 0;
+  for (auto& p : m.pos) rmax = std::max(rmax, std::hypot(p.x, p.z));
+  if (rmax <= 0) return;
+  for (auto& p : m.pos) {
+    const float r = std::hypot(p.x, p.z);
+    if (r < 1e-6f) continue;
+    const float w = std::clamp((r / rmax - 0.55f) / 0.3f, 0.0f, 1.0f);  // 0 at the neck, 1 on the body
+    if (w <= 0) continue;
+    const float u = (p.x * ct + p.z * st) / r, v = (-p.x * st + p.z * ct) / r;  // direction, turned
+    // the superellipse's radius in this direction, for semi-axes 1 and `aspect`
+    const float q = std::pow(std::pow(std::fabs(u), n) + std::pow(std::fabs(v) / aspect, n), -1.0f / n);
+    const float k = 1.0f + w * (q * 2.0f / (1.0f + aspect) - 1.0f);  // mean semi-axis = the old radius
+    p.x *= k, p.z *= k;
+  }
+  compute_normals(m);
+}
+
 }  // namespace yolite::synth

@@ -227,4 +227,27 @@ inline void print_labels(Mesh& m, Rng& rng, const std::vector<std::shared_ptr<co
   }
 }
 
+// Bottles without their labels, as many found in the field are: half of the calls take every
+// "label" and "neck label" triangle off (it shows the bottle's body material, clear plastic on
+// the PET bottles), the other half leave a torn strip of the label, 15-60% of the way round.
+// Works on meshes whose axis is y (bottles.hpp); the label's triangles are chosen by the angle
+// of their centre about the axis.
+inline void tear_labels(Mesh& m, Rng& rng) {
+  const bool whole = rng.bernoulli(0.5);
+  const float keep_from = float(rng.uniform(0, 2 * std::numbers::pi));
+  const float keep_span = float(rng.uniform(0.15, 0.6)) * 2.0f * std::numbers::pi_v<float>;
+  for (size_t t = 0; t < m.tris.size(); ++t) {
+    const std::string& name = m.materials[m.tri_material[t]].name;
+    if (name != "label" && name != "neck label") continue;
+    if (!whole) {
+      const auto& tri = m.tris[t];
+      const Vec3 c = (m.pos[tri[0]] + m.pos[tri[1]] + m.pos[tri[2]]) * (1.0f / 3.0f);
+      float a = std::atan2(c.x, c.z) - keep_from;
+      a -= 2.0f * std::numbers::pi_v<float> * std::floor(a / (2.0f * std::numbers::pi_v<float>));
+      if (a < keep_span) continue;
+    }
+    m.tri_material[t] = 0;  // the body's material (every built-in bottle's first)
+  }
+}
+
 }  // namespace yolite::synth

@@ -15,8 +15,9 @@
 //   3. shade each covered pixel once: Blinn-Phong (ambient + diffuse + specular), two-sided;
 //   4. transparent triangles sorted back to front: each fragment in front of the opaque depth
 //      blends over the colour behind it (tinted by the material's colour, more opaque at
-//      grazing angles as glass is), and claims the pixel's id if it is the nearest surface.
-// The caller fills fb.rgb with the background first. No refraction, no shadows.
+//      grazing angles as glass is, optionally refracted and reflecting an Environment), and
+//      claims the pixel's id if it is the nearest surface.
+// The caller fills fb.rgb with the background first. Shadows are drawn elsewhere (shadows.hpp).
 //
 //   synth::FrameBuffer fb(300, 300);                       // rgb = 0, ids = 0
 //   synth::render_meshes(fb, cam, light, {{&mesh, pose, 1}});
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
 #include <numeric>
 #include <vector>
 
@@ -45,6 +47,33 @@ struct Camera {
   }
 };
 
+// What surrounds the scene, as a function of direction (camera space, y up): a sky above the
+// horizon, a darker ground below, and up to four bright windows (soft rectangles in azimuth
+// and elevation) -- a cheap stand-in for an environment map. Radiance may exceed 1.
+struct Environment {
+  Vec3 sky{0.8f, 0.85f, 0.9f}, ground{0.25f, 0.23f, 0.2f};
+  struct Window {
+    float azimuth = 0, half_width = 0.2f;   // radians, about the camera's +z (towards the viewer)
+    float el_lo = 0.1f, el_hi = 0.8f;       // elevation range, radians
+    float radiance = 3.0f;
+  };
+  int windows = 0;
+  Window window[4];
+  Vec3 operator()(Vec3 r) const {
+    const float el = std::asin(std::clamp(r.y, -1.0f, 1.0f)), az = std::atan2(r.x, r.z);
+    const float t = std::clamp(0.5f + 4.0f * r.y, 0.0f, 1.0f);  // a soft horizon
+    Vec3 c = ground + (sky - ground) * t;
+    for (int k = 0; k < windows; ++k) {
+      const Window& w = window[k];
+      const float da = std::fabs(std::remainder(az - w.azimuth, 2.0f * std::numbers::pi_v<float>));
+      const float fa = std::clamp((w.half_width - da) / (0.3f * w.half_width) + 0.5f, 0.0f, 1.0f);
+      const float fe = std::clamp(std::min(el - w.el_lo, w.el_hi - el) / 0.05f + 0.5f, 0.0f, 1.0f);
+      c += Vec3{1, 1, 1} * (w.radiance * fa * fe);
+    }
+    return c;
+  }
+};
+
 struct Light {
   Vec3 dir{0.3f, 0.6f, 0.75f};   // towards the light, camera space, unit length
   Vec3 color{1, 1, 1};
@@ -54,6 +83,12 @@ struct Light {
   // to this much (more at grazing angles, where the wall is seen edge-on) -- an approximation
   // that bends the background's edges across a bottle as a real one does. 0 = see-through.
   float refraction_px = 0.0f;
+  // Reflections of the surroundings on glass and clear plastic (0 = none): the environment
+  // below, seen in the mirror direction and weighted by Fresnel's term, so walls facing the
+  // camera reflect a little and grazing walls a lot -- the bright rims and the long vertical
+  // streaks of windows and sky that real bottles show.
+  float reflection = 0.0f;
+  Environment environment;
 };
 
 // One mesh to draw: where it is and the id its pixels get (1..65535; 0 is the background's id:
@@ -310,6 +345,11 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
         behind.z += opaque_at(sx, sy, 2) - under[3 * i + 2];
       }
       Vec3 out = behind * tint * (1.0f - alpha) + d * alpha + s;
+      if (light.reflection > 0) {  // Schlick's Fresnel term with F0 = 0.04 (glass, PET)
+        const float g2 = g * g, fresnel = 0.04f + 0.96f * g2 * g2 * g;
+        const Vec3 r = n * (2.0f * facing) - v;
+        out += light.environment(r) * (light.reflection * fresnel);
+      }
       fb.rgb[3 * i] = out.x, fb.rgb[3 * i + 1] = out.y, fb.rgb[3 * i + 2] = out.z;
     });
   }

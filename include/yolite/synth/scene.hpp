@@ -15,7 +15,7 @@
 // view, light direction / colour / ambient, background kind, noise, blur and JPEG quality.
 // Optional (SceneOptions, all off by default): photo or natural-ground or rendered-clutter
 // backgrounds, close-ups, refraction, dented bottles, distractors, shadows, camera colour
-// and motion blur.
+// and motion blur, label-less bottles, square bodies, reflections of the surroundings.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -131,6 +131,10 @@ struct SceneOptions {
   // artwork with words in one of `fonts` (load_fonts); needs at least one font when > 0.
   float text_label_probability = 0.0f;
   std::vector<std::shared_ptr<const Font>> fonts;
+  // Each of the following is off at 0 and then draws nothing from the random stream, too.
+  float bare_probability = 0.0f;        // a built-in bottle has lost its labels, or all but a torn strip
+  float square_probability = 0.0f;      // a plastic or water bottle has a square or oblong body (jugs)
+  float reflection_probability = 0.0f;  // glass and clear plastic reflect a sky, a ground and windows
 };
 
 // The settings `yolite synth` renders with unless told otherwise (`--plain` turns them off):
@@ -139,7 +143,8 @@ struct SceneOptions {
 // SceneOptions{} itself stays the plain renderer.
 inline SceneOptions realistic_scene_options() {
   SceneOptions o;
-  o.closeup_probability = 0.5f;
+  o.closeup_probability = 0.7f;
+  o.closeup_min = 0.6f, o.closeup_max = 1.2f;
   o.refraction = 0.04f;
   o.ground_probability = 0.5f;
   o.clutter3d_probability = 0.25f;
@@ -148,6 +153,9 @@ inline SceneOptions realistic_scene_options() {
   o.crush_probability = 0.4f;
   o.camera_fx_probability = 0.5f;
   o.text_label_probability = 0.7f;
+  o.bare_probability = 0.3f;
+  o.square_probability = 0.3f;
+  o.reflection_probability = 0.7f;
   return o;
 }
 
@@ -217,6 +225,21 @@ inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
       s.fx.motion_angle = float(rng.uniform(0, std::numbers::pi));
     }
   }
+  if (opt.reflection_probability > 0 && rng.bernoulli(opt.reflection_probability)) {
+    Light& L = s.light;
+    L.reflection = float(rng.uniform(0.6, 1.6));
+    L.environment.sky = hsv(float(rng.uniform(0.5, 0.68)), float(rng.uniform(0.0, 0.35)), float(rng.uniform(0.6, 1.0)));
+    L.environment.ground = hsv(rng.uniformf(), float(rng.uniform(0.0, 0.4)), float(rng.uniform(0.08, 0.4)));
+    L.environment.windows = rng.randint(1, 4);
+    for (int k = 0; k < L.environment.windows; ++k) {
+      Environment::Window& wnd = L.environment.window[k];
+      wnd.azimuth = float(rng.uniform(-std::numbers::pi, std::numbers::pi));
+      wnd.half_width = float(rng.uniform(0.04, 0.35));
+      wnd.el_lo = float(rng.uniform(-0.3, 0.3));
+      wnd.el_hi = wnd.el_lo + float(rng.uniform(0.25, 1.0));
+      wnd.radiance = float(rng.uniform(1.5, 5.0));
+    }
+  }
   return s;
 }
 
@@ -234,9 +257,21 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
     SceneObject o;
     o.cls = cls;
     o.mesh = classes[size_t(cls)].make(rng);
+    const ClassSpec& spec = classes[size_t(cls)];
+    if (opt.square_probability > 0 && spec.builtin &&
+        (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::water) && rng.bernoulli(opt.square_probability)) {
+      auto m = std::make_shared<Mesh>(*o.mesh);
+      square_section(*m, rng);
+      o.mesh = std::move(m);
+    }
     if (opt.crush_probability > 0 && crushable(classes[size_t(cls)]) && rng.bernoulli(opt.crush_probability)) {
       auto m = std::make_shared<Mesh>(*o.mesh);
       crush(*m, rng, float(rng.uniform(0.3, 1.0)));
+      o.mesh = std::move(m);
+    }
+    if (opt.bare_probability > 0 && spec.builtin && rng.bernoulli(opt.bare_probability)) {
+      auto m = std::make_shared<Mesh>(*o.mesh);
+      tear_labels(*m, rng);
       o.mesh = std::move(m);
     }
     if (opt.text_label_probability > 0 && classes[size_t(cls)].builtin && rng.bernoulli(opt.text_label_probability)) {

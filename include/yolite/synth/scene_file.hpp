@@ -19,6 +19,9 @@
 //   crushed: 0.3                # chance that a PET bottle (plastic, soda, water) is dented or squashed
 //   camera_fx: 0.5              # chance of a colour temperature / tint shift and motion blur
 //   text_labels: 0.7            # chance that a built-in bottle's labels carry printed words
+//   bare: 0.3                   # chance that a built-in bottle lost its labels (or all but a torn strip)
+//   square: 0.3                 # chance that a plastic or water bottle has a square or oblong body
+//   reflections: 0.7            # chance that glass and clear plastic reflect sky, ground and windows
 //   fonts: /usr/share/fonts/truetype/dejavu   # .ttf/.otf folder for them (default: Debian's)
 //   backgrounds: photos/        # a folder of photos as backgrounds (relative to this file)
 //   background_prob: 0.8        # share of images on a photo with `backgrounds`
@@ -63,11 +66,11 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   YOLITE_CHECK(y.is_map(), y.where(), "a scene file is a mapping with a 'classes' list");
   static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg",
                                           "closeup", "closeup_size", "refraction", "ground", "clutter3d", "distractors", "shadows",
-                                          "crushed", "camera_fx", "text_labels", "fonts", "backgrounds", "background_prob", "classes"};
+                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "fonts", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
       fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
-           "closeup_size, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, fonts, "
+           "closeup_size, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, bare, square, reflections, fonts, "
            "backgrounds, "
            "background_prob, classes)");
   if (auto* v = y.find("max_objects")) f.max_objects = int(v->integer());
@@ -84,6 +87,9 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   if (auto* v = y.find("shadows")) f.scene.shadow_probability = float(v->num());
   if (auto* v = y.find("crushed")) f.scene.crush_probability = float(v->num());
   if (auto* v = y.find("camera_fx")) f.scene.camera_fx_probability = float(v->num());
+  if (auto* v = y.find("bare")) f.scene.bare_probability = float(v->num());
+  if (auto* v = y.find("square")) f.scene.square_probability = float(v->num());
+  if (auto* v = y.find("reflections")) f.scene.reflection_probability = float(v->num());
   if (auto* v = y.find("text_labels")) f.scene.text_label_probability = float(v->num()), f.text_labels_given = true;
   if (auto* v = y.find("fonts")) {
     std::filesystem::path d = v->str();
