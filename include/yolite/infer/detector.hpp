@@ -40,7 +40,7 @@ struct DetectorOptions {
   bool agnostic_nms = false;
   bool fuse = true;          // fold each Conv's BatchNorm into its weights once, at load
   bool bf16 = false;         // convolutions in bf16 (needs AVX512_BF16; checked at construction)
-  bool augment = false;      // test-time augmentation: 3 passes, about 2x the time (infer/augment.hpp)
+  bool augment = false;      // test-time augmentation: 3 passes, 2-3x the time (infer/augment.hpp)
 };
 
 // Time spent per stage of one detect() call, in milliseconds.
@@ -94,9 +94,8 @@ class Detector {
       ops::PrecisionGuard prec(opt_.bf16 ? ops::Precision::bf16 : ops::Precision::fp32);
       // only the rows NMS can keep (objectness above conf_thres) are decoded
       if (opt_.augment) {
-        Tensor<float> all = forward_augment(*model_, x);
-        pred = Tensor<float>(Shape({all.size(1), all.size(2)}));
-        std::copy(all.data(), all.data() + all.numel(), pred.data());
+        Tensor<float> all = forward_augment(*model_, x);  // [1, N, no]: every row of the three passes
+        pred = all.reshape({all.size(1), all.size(2)});
       } else {
         pred = model_->detect().decode_above(model_->forward_raw(Var<float>(x)), 0,
                                              opt_.conf_thres);

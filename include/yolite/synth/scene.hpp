@@ -256,29 +256,23 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
                  classes.size());
     SceneObject o;
     o.cls = cls;
-    o.mesh = classes[size_t(cls)].make(rng);
     const ClassSpec& spec = classes[size_t(cls)];
+    o.mesh = spec.make(rng);
+    auto edit = [&](auto&& change) {  // the mesh may be shared (user models): change a copy
+      auto m = std::make_shared<Mesh>(*o.mesh);
+      change(*m);
+      o.mesh = std::move(m);
+    };
     if (opt.square_probability > 0 && spec.builtin &&
-        (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::water) && rng.bernoulli(opt.square_probability)) {
-      auto m = std::make_shared<Mesh>(*o.mesh);
-      square_section(*m, rng);
-      o.mesh = std::move(m);
-    }
-    if (opt.crush_probability > 0 && crushable(classes[size_t(cls)]) && rng.bernoulli(opt.crush_probability)) {
-      auto m = std::make_shared<Mesh>(*o.mesh);
-      crush(*m, rng, float(rng.uniform(0.3, 1.0)));
-      o.mesh = std::move(m);
-    }
-    if (opt.bare_probability > 0 && spec.builtin && rng.bernoulli(opt.bare_probability)) {
-      auto m = std::make_shared<Mesh>(*o.mesh);
-      tear_labels(*m, rng);
-      o.mesh = std::move(m);
-    }
-    if (opt.text_label_probability > 0 && classes[size_t(cls)].builtin && rng.bernoulli(opt.text_label_probability)) {
+        (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::water) && rng.bernoulli(opt.square_probability))
+      edit([&](Mesh& m) { square_section(m, rng); });
+    if (opt.crush_probability > 0 && crushable(spec) && rng.bernoulli(opt.crush_probability))
+      edit([&](Mesh& m) { crush(m, rng, float(rng.uniform(0.3, 1.0))); });
+    if (opt.bare_probability > 0 && spec.builtin && rng.bernoulli(opt.bare_probability))
+      edit([&](Mesh& m) { tear_labels(m, rng); });
+    if (opt.text_label_probability > 0 && spec.builtin && rng.bernoulli(opt.text_label_probability)) {
       YOLITE_CHECK(!opt.fonts.empty(), "synth::sample_scene: printed labels need a font (SceneOptions::fonts)");
-      auto m = std::make_shared<Mesh>(*o.mesh);
-      print_labels(*m, rng, opt.fonts);
-      o.mesh = std::move(m);
+      edit([&](Mesh& m) { print_labels(m, rng, opt.fonts); });
     }
     float spin = float(rng.uniform(0, 2 * std::numbers::pi)), tilt = float(rng.uniform(-0.45, 0.45));
     float roll = rng.bernoulli(opt.lying_probability) ? float(rng.uniform(-0.5, 0.5) * std::numbers::pi)
