@@ -4,9 +4,14 @@
 #   bash benchmarks/compile_time.sh [RUNS]        # default 3 runs per case, median printed
 #
 # The program is the README's: include a header, load a Detector, detect in one photo. Cases:
-#   umbrella -O2   #include <yolite/yolite.hpp>          (everything)
-#   umbrella -O0
-#   detector -O2   #include <yolite/infer/detector.hpp>  (only what detection needs)
+#   header-only (the default: every file compiles the whole library it uses)
+#     umbrella -O2   #include <yolite/yolite.hpp>          (everything)
+#     umbrella -O0
+#     detector -O2   #include <yolite/infer/detector.hpp>  (only what detection needs)
+#   separate mode (-DYOLITE_SEPARATE_IMPL: declarations only, core/api.hpp)
+#     umbrella -O2, detector -O2 as above
+#     implementation -O2: the one file that compiles the API's bodies (cmake/yolite_implementation.cpp),
+#                         built once, not on every edit of the program
 # Compiled as the CMake target compiles users' code (g++ -std=c++20 -fopenmp, the include
 # paths of Eigen, stb and the library, -DYOLITE_HAVE_LIBJPEG), object file only (no link), one
 # compiler at a time. Wall seconds; the machine's load is printed first, since a busy machine
@@ -33,15 +38,20 @@ FLAGS=(-std=c++20 -fopenmp -I"$ROOT/include" -isystem /usr/include/eigen3 -isyst
 echo "compile time of a one-file program that embeds yolite ($CXX $("$CXX" -dumpfullversion), median of $RUNS)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-for c in "umbrella -O2" "umbrella -O0" "detector -O2"; do
+cp "$ROOT/cmake/yolite_implementation.cpp" "$WORK/implementation.cpp"
+for c in "header-only umbrella -O2" "header-only umbrella -O0" "header-only detector -O2" \
+         "separate umbrella -O2" "separate detector -O2" "separate implementation -O2"; do
   set -- $c
+  label=$1 mode=()
+  [ "$label" = separate ] && mode=(-DYOLITE_SEPARATE_IMPL)
+  shift
   times=()
   for _ in $(seq "$RUNS"); do
     t0=$(date +%s.%N)
-    "$CXX" "${FLAGS[@]}" "$2" -c "$WORK/$1.cpp" -o "$WORK/$1.o"
+    "$CXX" "${FLAGS[@]}" "${mode[@]}" "$2" -c "$WORK/$1.cpp" -o "$WORK/$1.o"
     t1=$(date +%s.%N)
     times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
   done
-  printf '  %-9s %s  %6.1f s   (runs: %s)\n' "$1" "$2" "$(printf '%s\n' "${times[@]}" | median)" \
+  printf '  %-11s %-14s %s  %6.1f s   (runs: %s)\n' "$label" "$1" "$2" "$(printf '%s\n' "${times[@]}" | median)" \
     "$(printf '%.1f ' "${times[@]}")"
 done

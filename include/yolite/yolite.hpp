@@ -39,11 +39,21 @@
 //   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
 //   export/    ONNX (protobuf written by hand), PyTorch state-dict .pt, safetensors
 //   viz/       bitmap font, boxes, grids, plots
+//
+// Every file that includes this header compiles all of the above (some 40 s at -O2). A program
+// rebuilt often can compile it once instead: link yolite::separate and add one implementation
+// library (CMake: yolite_add_implementation(name)); this header then declares only the API --
+// Detector, Trainer, load_image/save_image, the drawing helpers -- in a few seconds. See
+// core/api.hpp.
+//
 // No global state: randomness flows through yolite::Rng objects seeded by the caller; the
 // only per-thread setting is autograd's grad mode (NoGradGuard). Errors are yolite::Error.
 #pragma once
 
 #include "version.hpp"
+#include "core/api.hpp"
+
+#if YOLITE_API_BODIES
 
 #include "core/cpu.hpp"
 #include "core/error.hpp"
@@ -95,3 +105,12 @@
 #include "viz/draw.hpp"
 #include "viz/grid.hpp"
 #include "viz/plot.hpp"
+#else  // YOLITE_SEPARATE_IMPL: the API's declarations; its bodies are in the implementation file
+#include "core/detection.hpp"
+#include "core/error.hpp"
+#include "core/image.hpp"
+#include "data/image_file.hpp"
+#include "infer/detector.hpp"
+#include "train/trainer.hpp"
+#include "viz/draw.hpp"
+#endif

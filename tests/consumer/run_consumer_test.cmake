@@ -1,5 +1,6 @@
 # Installs yolite from BINARY_DIR into WORK_DIR/prefix, then configures and builds
-# tests/consumer/project against it with find_package(yolite), and runs the program.
+# tests/consumer/project against it with find_package(yolite), and runs its programs: the
+# detection program built header-only and in separate mode must print the same boxes.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
                 RESULT_VARIABLE rc)
@@ -12,7 +13,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/project
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the consumer project failed: ${rc}")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build --parallel 2 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "building the consumer project failed: ${rc}")
 endif()
@@ -20,4 +21,26 @@ execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VAR
 message(STATUS "${out}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "the consumer program failed: ${rc}")
+endif()
+
+set(_image ${SOURCE_DIR}/examples/real_bottles/images/photo_01.jpg)
+set(_weights ${SOURCE_DIR}/models/yolite_base_n.pt)
+foreach(_p consumer_detect consumer_detect_separate)
+  execute_process(COMMAND ${WORK_DIR}/build/${_p} ${_weights} ${_image} ${WORK_DIR}/${_p}.png
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out_${_p} ERROR_VARIABLE err)
+  message(STATUS "${_p}:\n${out_${_p}}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${_p} failed (${rc}): ${err}")
+  endif()
+endforeach()
+string(REPLACE "mode: header-only\n" "" _a "${out_consumer_detect}")
+string(REPLACE "mode: separate\n" "" _b "${out_consumer_detect_separate}")
+if(_a STREQUAL out_consumer_detect OR _b STREQUAL out_consumer_detect_separate)
+  message(FATAL_ERROR "the two detection programs were not built in the modes they should be")
+endif()
+if(NOT _a STREQUAL _b)
+  message(FATAL_ERROR "header-only and separate-mode builds detect differently")
+endif()
+if(NOT _a MATCHES "trainer: --epochs must be >= 1")
+  message(FATAL_ERROR "the trainer's error did not come through")
 endif()

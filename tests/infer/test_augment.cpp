@@ -9,20 +9,30 @@
 using namespace yolite;
 
 TEST_SUITE("infer") {
-  TEST_CASE("augment: bilinear resize is PyTorch's align_corners=False") {
+  TEST_CASE("resize: bilinear resize is PyTorch's align_corners=False, whatever the threads") {
     // F.interpolate(torch.tensor([[[[0., 1.], [2., 3.]]]]), size=(4, 4), mode='bilinear',
     // align_corners=False), worked by hand from the rule in the header
     Tensor<float> x = Tensor<float>::from(Shape({1, 1, 2, 2}), std::vector<float>{0, 1, 2, 3});
-    Tensor<float> y = tta::resize_bilinear(x, 4, 4);
+    Tensor<float> y = ops::resize_bilinear(x, 4, 4);
     const float want[16] = {0, 0.25f, 0.75f, 1, 0.5f, 0.75f, 1.25f, 1.5f, 1.5f, 1.75f, 2.25f, 2.5f, 2, 2.25f, 2.75f, 3};
     for (int i = 0; i < 16; ++i) CHECK(y[i] == doctest::Approx(want[i]).epsilon(1e-6));
     // shrinking a ramp by 2 samples it halfway between pixels: 2d + 0.5
     Tensor<float> r({2, 3, 4, 10});
     for (int64_t i = 0; i < r.numel(); ++i) r[i] = float(i % 10);
-    Tensor<float> h = tta::resize_bilinear(r, 2, 5);
+    Tensor<float> h = ops::resize_bilinear(r, 2, 5);
     REQUIRE(h.shape() == Shape({2, 3, 2, 5}));
     for (int64_t i = 0; i < h.numel(); ++i) CHECK(h[i] == doctest::Approx(2.0 * double(i % 5) + 0.5));
-    CHECK_THROWS_AS(tta::resize_bilinear(r, 0, 5), Error);
+    CHECK_THROWS_AS(ops::resize_bilinear(r, 0, 5), Error);
+    // each value is one expression of its taps: the same bits on 1 thread and on 2
+    Tensor<float> big({3, 4, 37, 53});
+    for (int64_t i = 0; i < big.numel(); ++i) big[i] = std::sin(0.37f * float(i));
+    const int before = max_threads();
+    set_threads(1);
+    Tensor<float> one = ops::resize_bilinear(big, 61, 29);
+    set_threads(2);
+    Tensor<float> two = ops::resize_bilinear(big, 61, 29);
+    set_threads(before);
+    for (int64_t i = 0; i < one.numel(); ++i) REQUIRE(one[i] == two[i]);
   }
 
   TEST_CASE("augment: scale_img pads to the stride with 0.447; flip_lr mirrors") {

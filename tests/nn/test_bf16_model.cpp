@@ -13,7 +13,7 @@
 #include <yolite/loss/yolo_loss.hpp>
 #include <yolite/model/yolo.hpp>
 #include <yolite/ops/conv2d.hpp>
-#include <yolite/train/options.hpp>
+#include <yolite/train/options_json.hpp>
 #include <yolite/train/validate.hpp>
 
 using namespace yolite;

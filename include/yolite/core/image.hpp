@@ -29,4 +29,18 @@ struct Image {
   bool inside(int x, int y) const { return x >= 0 && y >= 0 && x < w && y < h; }
 };
 
+// Any 1..4 channel image as 3-channel RGB (gray is replicated, alpha dropped).
+inline Image to_rgb(const Image& src) {
+  if (src.c == 3) return src;
+  Image dst(src.w, src.h, 3);
+  for (int y = 0; y < src.h; ++y)
+    for (int x = 0; x < src.w; ++x) {
+      const uint8_t* p = src.at(x, y);
+      uint8_t* q = dst.at(x, y);
+      if (src.c < 3) q[0] = q[1] = q[2] = p[0];
+      else q[0] = p[0], q[1] = p[1], q[2] = p[2];
+    }
+  return dst;
+}
+
 }  // namespace yolite

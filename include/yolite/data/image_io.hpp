@@ -36,6 +36,7 @@
 #include "../core/image.hpp"
 #include "../core/parallel.hpp"
 #include "fs.hpp"
+#include "image_file.hpp"
 #include "jpeg_turbo.hpp"
 
 namespace yolite::data {
@@ -92,13 +93,14 @@ inline Image decode_image(std::string_view bytes, const std::string& source, int
   return img;
 }
 
-// Decodes an image file. channels: 3 = RGB (default), 1 = gray, 4 = RGBA, 0 = as stored.
-inline Image load_image(const std::filesystem::path& path, int channels = 3) {
+#if YOLITE_API_BODIES
+YOLITE_API Image load_image(const std::filesystem::path& path, int channels) {
   YOLITE_CHECK(channels >= 0 && channels <= 4, "load_image(", path.string(), "): channels must be 0..4, got ",
                channels);
   std::string bytes = read_file(path);  // names the file when missing
   return decode_image(bytes, path.string(), channels);
 }
+#endif
 
 struct ImageSize {
   int w = 0, h = 0, c = 0;  // c = channels as stored in the file
@@ -128,9 +130,8 @@ inline std::string lower_ext(const std::filesystem::path& p) {
 }
 }  // namespace detail
 
-// Encodes `img` in the format its extension names (.jpg/.jpeg, .png, .bmp) and writes it
-// through a temporary file. jpeg_quality is 1..100 (ignored for PNG/BMP).
-inline void save_image(const std::filesystem::path& path, const Image& img, int jpeg_quality = 95) {
+#if YOLITE_API_BODIES
+YOLITE_API void save_image(const std::filesystem::path& path, const Image& img, int jpeg_quality) {
   if (img.w <= 0 || img.h <= 0 || img.c < 1 || img.c > 4 || img.px.size() != size_t(img.w) * img.h * img.c)
     fail(path.string(), ": cannot save an empty or inconsistent image (", img.w, "x", img.h, "x", img.c, ")");
   YOLITE_CHECK(jpeg_quality >= 1 && jpeg_quality <= 100, path.string(), ": jpeg quality must be 1..100, got ",
@@ -148,6 +149,7 @@ inline void save_image(const std::filesystem::path& path, const Image& img, int 
   if (!ok || bytes.empty()) fail(path.string(), ": image encoding failed");
   write_file_atomic(path, bytes);
 }
+#endif
 
 // The image file extensions yolite recognises (lower case, with the dot), as YOLOv5's IMG_FORMATS
 // restricted to what stb decodes.

@@ -26,51 +26,11 @@
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 #include "../model/yolo.hpp"
+#include "../ops/cpu/resize.hpp"
 
 namespace yolite {
 
 namespace tta {
-
-// PyTorch's F.interpolate(x, size=(oh, ow), mode='bilinear', align_corners=False) on an NCHW
-// tensor: source coordinate (dst + 0.5) * in / out - 0.5, clamped at 0; the right and bottom
-// neighbours clamped to the last row and column.
-inline Tensor<float> resize_bilinear(const Tensor<float>& x, int64_t oh, int64_t ow) {
-  YOLITE_CHECK(x.ndim() == 4, "resize_bilinear: expected [B, C, H, W], got ", x.shape().str());
-  YOLITE_CHECK(oh > 0 && ow > 0, "resize_bilinear: bad output size ", oh, "x", ow);
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  Tensor<float> out = Tensor<float>::uninit(Shape({B, C, oh, ow}));
-  struct Tap {
-    int64_t i0, i1;
-    float l1;
-  };
-  auto taps = [](int64_t in, int64_t n) {
-    std::vector<Tap> t(static_cast<size_t>(n));
-    const float scale = float(in) / float(n);
-    for (int64_t d = 0; d < n; ++d) {
-      const float src = std::max(0.0f, (float(d) + 0.5f) * scale - 0.5f);
-      const int64_t i0 = std::min(int64_t(src), in - 1);
-      t[size_t(d)] = {i0, std::min(i0 + 1, in - 1), src - float(i0)};
-    }
-    return t;
-  };
-  const std::vector<Tap> ty = taps(H, oh), tx = taps(W, ow);
-  for (int64_t p = 0; p < B * C; ++p) {
-    const float* src = x.data() + p * H * W;
-    float* dst = out.data() + p * oh * ow;
-    for (int64_t y = 0; y < oh; ++y) {
-      const Tap& a = ty[size_t(y)];
-      const float* r0 = src + a.i0 * W;
-      const float* r1 = src + a.i1 * W;
-      for (int64_t xx = 0; xx < ow; ++xx) {
-        const Tap& b = tx[size_t(xx)];
-        const float top = (1.0f - b.l1) * r0[b.i0] + b.l1 * r0[b.i1];
-        const float bottom = (1.0f - b.l1) * r1[b.i0] + b.l1 * r1[b.i1];
-        dst[y * ow + xx] = (1.0f - a.l1) * top + a.l1 * bottom;
-      }
-    }
-  }
-  return out;
-}
 
 // The batch mirrored left-right.
 inline Tensor<float> flip_lr(const Tensor<float>& x) {
@@ -88,7 +48,7 @@ inline Tensor<float> scale_img(const Tensor<float>& x, double ratio, int gs) {
   if (ratio == 1.0) return x;
   const int64_t H = x.size(2), W = x.size(3);
   const int64_t h = int64_t(double(H) * ratio), w = int64_t(double(W) * ratio);
-  Tensor<float> r = resize_bilinear(x, h, w);
+  Tensor<float> r = ops::resize_bilinear(x, h, w);  // F.interpolate, bilinear
   const int64_t ph = int64_t(std::ceil(double(H) * ratio / gs)) * gs, pw = int64_t(std::ceil(double(W) * ratio / gs)) * gs;
   Tensor<float> out(Shape({x.size(0), x.size(1), ph, pw}), 0.447f);
   for (int64_t p = 0; p < x.size(0) * x.size(1); ++p)

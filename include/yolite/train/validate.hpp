@@ -27,6 +27,7 @@
 #include "../infer/nms.hpp"
 #include "../loss/yolo_loss.hpp"
 #include "../model/yolo.hpp"
+#include "val_result.hpp"
 
 namespace yolite::train {
 
@@ -51,27 +52,6 @@ struct ValOptions {
   std::optional<loss::LossConfig> loss;  // set: also compute the validation loss
   bool keep_detections = false;          // fill ValResult::detections (save-json/txt, plots)
   bool augment = false;                  // test-time augmentation (infer/augment.hpp), as val.py --augment
-};
-
-struct ValResult {
-  eval::Metrics metrics;      // YOLOv5's rule (the table)
-  eval::CocoResult coco;      // COCO-exact rule on the same detections
-  std::array<double, 3> loss{};  // box, obj, cls (mean per batch), when requested
-  int images = 0;
-  int instances = 0;
-  std::vector<int> instances_per_class;
-  std::vector<int> images_per_class;
-  std::optional<eval::ConfusionMatrix> confusion;
-  double ms_pre = 0, ms_inf = 0, ms_nms = 0;  // per image
-  // per image (keep_detections): path, original size, detections in original pixels
-  struct ImageDets {
-    std::string path;
-    int index = 0;  // position of the image in the data set (its COCO export id is index + 1)
-    int width = 0, height = 0;
-    std::vector<Detection> dets;
-    std::vector<eval::GtBox> labels;
-  };
-  std::vector<ImageDets> detections;
 };
 
 inline ValResult validate(model::YoloModel& m, const data::Dataset& ds, const ValOptions& o) {

@@ -29,20 +29,6 @@ inline Image resize(const Image& src, int w, int h) {
   return data::resize(src, w, h);
 }
 
-// Any 1..4 channel image as 3-channel RGB (gray is replicated, alpha dropped).
-inline Image to_rgb(const Image& src) {
-  if (src.c == 3) return src;
-  Image dst(src.w, src.h, 3);
-  for (int y = 0; y < src.h; ++y)
-    for (int x = 0; x < src.w; ++x) {
-      const uint8_t* p = src.at(x, y);
-      uint8_t* q = dst.at(x, y);
-      if (src.c < 3) q[0] = q[1] = q[2] = p[0];
-      else q[0] = p[0], q[1] = p[1], q[2] = p[2];
-    }
-  return dst;
-}
-
 // Copies src into dst with its top-left corner at (x, y), clipped (both RGB).
 inline void paste(Image& dst, const Image& src, int x, int y) {
   YOLITE_CHECK(dst.c == src.c, "viz::paste: channel counts differ (", dst.c, " vs ", src.c, ")");
