@@ -34,9 +34,10 @@ if [ "$REL" != 0 ]; then
   # python3-onnx: cli_export checks exports with torch.load(weights_only=True) and onnx.checker;
   # chromium: cli_dashboards loads report.html in it; Node.js and npm (Debian's, only where no
   # node is installed): cli_export runs ONNX Runtime, cli_dashboards drives the browser
-  # FFmpeg (libraries and programs): yolite detect on video, and cli_video's clips
+  # FFmpeg (libraries and programs): yolite detect on video, and cli_video's clips; Open MPI:
+  # cli_mpi runs synth and val as 2 ranks
   EXTRA="qemu-user python3-torch python3-onnx chromium ffmpeg pkg-config libavformat-dev libavcodec-dev"
-  EXTRA="$EXTRA libswscale-dev libavdevice-dev"
+  EXTRA="$EXTRA libswscale-dev libavdevice-dev libopenmpi-dev openmpi-bin"
   command -v node > /dev/null || EXTRA="$EXTRA nodejs npm"
   YOLITE_EXTRA_PACKAGES="$EXTRA ${YOLITE_EXTRA_PACKAGES:-}" \
     bash "$ROOT/scripts/setup.sh" "$BUILD" -DYOLITE_WERROR=ON "$@"

@@ -39,6 +39,8 @@
 //   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
 //   export/    ONNX (protobuf written by hand), PyTorch state-dict .pt, safetensors
 //   viz/       bitmap font, boxes, grids, plots
+//   dist/      the processes of one job (Comm): synth and val shared by MPI ranks; mpi.hpp
+//              (MPI, optional: target yolite::mpi) is not included here
 //
 // Every file that includes this header compiles all of the above (some 40 s at -O2). A program
 // rebuilt often can compile it once instead: link yolite::separate and add one implementation
@@ -105,6 +107,7 @@
 #include "viz/draw.hpp"
 #include "viz/grid.hpp"
 #include "viz/plot.hpp"
+#include "dist/comm.hpp"
 #else  // YOLITE_SEPARATE_IMPL: the API's declarations; its bodies are in the implementation file
 #include "core/detection.hpp"
 #include "core/error.hpp"

@@ -360,6 +360,40 @@ TEST_SUITE("data") {
     CHECK(bs[0].letterbox[0].pad_x == 16);
     CHECK(bs[0].letterbox[0].pad_y == 16);
   }
+
+  TEST_CASE("loader: shards give every batch once, the same bits as one loader, with workers") {
+    TempSet t("shards");
+    Rng rng(9);
+    for (int i = 0; i < 11; ++i) t.add(str("s", i, ".png"), 40 + 8 * i, 90 - 4 * i, rng);
+    LoaderOptions o;
+    o.imgsz = 64, o.batch = 2, o.rect = true, o.workers = 0, o.root = t.dir;
+    Loader whole(t.ds, o);
+    auto all = run_epoch(whole, 0);
+    REQUIRE(all.size() == 6);
+    for (int shards : {2, 4, 7}) {
+      std::vector<int> seen(all.size(), 0);
+      for (int k = 0; k < shards; ++k) {
+        LoaderOptions so = o;
+        so.shard = k, so.shards = shards, so.workers = k % 2 + 1;
+        Loader part(t.ds, so);
+        auto mine = run_epoch(part, 0);
+        REQUIRE(int64_t(mine.size()) == part.shard_batches());
+        for (size_t j = 0; j < mine.size(); ++j) {
+          const int64_t n = part.batch_number(int64_t(j));
+          REQUIRE(n % shards == k);
+          ++seen[size_t(n)];
+          CHECK(mine[j].indices == all[size_t(n)].indices);
+          CHECK(mine[j].images.shape() == all[size_t(n)].images.shape());
+          CHECK(std::memcmp(mine[j].images.data(), all[size_t(n)].images.data(),
+                            size_t(mine[j].images.numel()) * sizeof(float)) == 0);
+        }
+      }
+      CHECK(seen == std::vector<int>(all.size(), 1));
+    }
+    LoaderOptions bad = o;
+    bad.shard = 2, bad.shards = 2;
+    CHECK_THROWS_AS(Loader(t.ds, bad), Error);
+  }
 }
 
 #include <yolite/data/coco.hpp>

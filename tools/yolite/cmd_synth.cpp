@@ -38,6 +38,7 @@
 #include <yolite/synth/scene_file.hpp>
 
 #include "command.hpp"
+#include "ranks.hpp"
 
 namespace {
 
@@ -274,17 +275,25 @@ int run_synth(int argc, char** argv) {
   if (!exist_ok && !yolite::data::empty_or_missing(out))
     yolite::fail(out, ": output folder exists and is not empty (use --exist-ok to write into it)");
   yolite::set_threads(threads);
-  std::printf("yolite synth: %lld images (%zu classes x %d) into %s, seed %llu, %d threads\n",
-              static_cast<long long>(int64_t(per_class) * int64_t(classes.size())), classes.size(), per_class,
-              out.c_str(), static_cast<unsigned long long>(seed), yolite::max_threads());
-  for (size_t i = 0; i < classes.size(); ++i) {
-    int side = o.sizes.empty() ? classes[i].image_size : o.sizes[i % o.sizes.size()];
-    std::printf("  %d  %-16s %dx%d%s\n", classes[i].coco_id, classes[i].name.c_str(), side, side,
-                classes[i].builtin ? "" : "  (user model)");
+  o.comm = yolite::cli::ranks();  // mpirun -np N: each rank renders a part (rank 0 writes the rest)
+  const bool say = yolite::cli::is_writer();
+  if (say) {
+    std::printf("yolite synth: %lld images (%zu classes x %d) into %s, seed %llu, %d threads%s\n",
+                static_cast<long long>(int64_t(per_class) * int64_t(classes.size())), classes.size(), per_class,
+                out.c_str(), static_cast<unsigned long long>(seed), yolite::max_threads(),
+                o.comm ? (" x " + std::to_string(o.comm->size()) + " ranks").c_str() : "");
+    for (size_t i = 0; i < classes.size(); ++i) {
+      int side = o.sizes.empty() ? classes[i].image_size : o.sizes[i % o.sizes.size()];
+      std::printf("  %d  %-16s %dx%d%s\n", classes[i].coco_id, classes[i].name.c_str(), side, side,
+                  classes[i].builtin ? "" : "  (user model)");
+    }
+    std::fflush(stdout);
   }
-  std::fflush(stdout);
   ProgressBar bar;
-  auto sum = synth::write_dataset(classes, o, [&](int64_t d, int64_t t) { bar(d, t); });
+  auto sum = synth::write_dataset(classes, o, [&](int64_t d, int64_t t) {
+    if (say) bar(d, t);  // rank 0's part
+  });
+  if (!say) return 0;
   std::printf("wrote %d images, %d annotations (%d objects fully hidden) in %.1f s -> %s/coco_instances.json\n",
               sum.images, sum.annotations, sum.hidden, sum.seconds, out.c_str());
   if (!sheet.empty()) std::printf("contact sheet: %s\n", sheet.c_str());
@@ -293,4 +302,4 @@ int run_synth(int argc, char** argv) {
 
 }  // namespace
 
-YOLITE_COMMAND(synth, "render a synthetic bottle data set (COCO json + images)", run_synth);
+YOLITE_RANKED_COMMAND(synth, "render a synthetic bottle data set (COCO json + images)", run_synth);

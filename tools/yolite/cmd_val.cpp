@@ -26,6 +26,7 @@
 #include <yolite/model/weights.hpp>
 
 #include "command.hpp"
+#include "ranks.hpp"
 
 namespace {
 
@@ -75,17 +76,21 @@ int run_val(int argc, char** argv) {
                  data, " names ", dy.names.size());
   o.imgsz = yolite::data::round_up_to_stride(o.imgsz, std::max(32, int(model->max_stride())));
   o.keep_detections = true;
-  fs::path save_dir = yolite::train::make_run_dir(project, name, exist_ok);
+  o.comm = yolite::cli::ranks();  // mpirun -np N: each rank validates a share of the batches
+  const bool writer = yolite::cli::is_writer();
+  fs::path save_dir = writer ? yolite::train::make_run_dir(project, name, exist_ok) : fs::path();
   auto names = o.single_cls ? std::vector<std::string>{"item"} : model->names;
 
   yolite::ops::PrecisionGuard prec(bf16 ? yolite::ops::Precision::bf16 : yolite::ops::Precision::fp32, "--bf16");
   auto r = yolite::train::validate(*model, ds, o);
+  if (!writer) return 0;  // rank 0 prints and writes
   std::printf("%s", yolite::train::format_val_table(r, names).c_str());
   std::printf("COCO-exact (pycocotools rule, 101-point AP, max 100 dets/image): mAP50 %.3f, mAP50-95 %.3f\n",
               r.coco.map50, r.coco.map);
   std::printf("Table AP rule: YOLOv5's (envelope sampled at 101 points, trapezoids, ramp to recall 1)\n");
-  std::printf("Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (%d, 3, %d, %d)\n",
-              r.ms_pre, r.ms_inf, r.ms_nms, o.batch, o.imgsz, o.imgsz);
+  std::printf("Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape (%d, 3, %d, %d)%s\n",
+              r.ms_pre, r.ms_inf, r.ms_nms, o.batch, o.imgsz, o.imgsz,
+              o.comm ? (", per rank of " + std::to_string(o.comm->size())).c_str() : "");
   if (!noplots) yolite::train::plot_validation(r, names, save_dir);
   {
     yolite::train::Report rep;
@@ -141,4 +146,4 @@ int run_val(int argc, char** argv) {
 
 }  // namespace
 
-YOLITE_COMMAND(val, "validate a detector on a labelled split (YOLOv5 val.py flags)", run_val);
+YOLITE_RANKED_COMMAND(val, "validate a detector on a labelled split (YOLOv5 val.py flags)", run_val);

@@ -18,6 +18,7 @@ namespace yolite::cli {
 struct Command {
   std::string help;
   std::function<int(int, char**)> run;
+  bool ranked = false;  // shares its work over MPI ranks (mpirun -np N yolite NAME)
 };
 
 // The table of subcommands of this program (filled by static registrars before main()).
@@ -27,8 +28,8 @@ inline std::map<std::string, Command>& commands() {
 }
 
 struct Registrar {
-  Registrar(const char* name, const char* help, int (*fn)(int, char**)) {
-    commands()[name] = Command{help, fn};
+  Registrar(const char* name, const char* help, int (*fn)(int, char**), bool ranked = false) {
+    commands()[name] = Command{help, fn, ranked};
   }
 };
 
@@ -36,3 +37,6 @@ struct Registrar {
 
 #define YOLITE_COMMAND(name, help, fn) \
   static ::yolite::cli::Registrar yolite_cmd_registrar_##name(#name, help, fn)
+// A command that shares its work when started as several MPI ranks (tools/yolite/ranks.hpp).
+#define YOLITE_RANKED_COMMAND(name, help, fn) \
+  static ::yolite::cli::Registrar yolite_cmd_registrar_##name(#name, help, fn, true)

@@ -14,6 +14,7 @@
 #include <yolite/version.hpp>
 
 #include "command.hpp"
+#include "ranks.hpp"
 
 // Before any other static initialiser (the command table's among them): a binary compiled for
 // AVX-512 on a CPU without it says so instead of dying with SIGILL.
@@ -32,6 +33,11 @@ static void version() {
   std::printf("Video: on (FFmpeg's libraries)\n");
 #else
   std::printf("Video: off (install libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev and rebuild)\n");
+#endif
+#if defined(YOLITE_HAVE_MPI)
+  std::printf("MPI: on (mpirun -np N yolite synth|val)\n");
+#else
+  std::printf("MPI: off (install libopenmpi-dev openmpi-bin and rebuild)\n");
 #endif
 #if defined(YOLITE_CUDA)
   std::printf("CUDA: on\n");
@@ -64,16 +70,21 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
+  // An error ends this process with one line; as one of several MPI ranks, the whole job.
+  auto fail = [&](const std::string& what) {
+    const std::string line = std::string("yolite ") + argv[1] + ": error: " + what;
+    yolite::cli::stop_job_on_error(line);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return 1;
+  };
   try {
+    if (auto* world = yolite::cli::ranks(); world && world->size() > 1 && !it->second.ranked)
+      return fail(std::string("runs as one process; of the commands only ") +
+                  "synth and val share their work over MPI ranks (start it without mpirun)");
     return it->second.run(argc - 1, argv + 1);
-  } catch (const yolite::Error& e) {
-    std::fprintf(stderr, "yolite %s: error: %s\n", argv[1], e.what());
-    return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "yolite %s: error: out of memory\n", argv[1]);
-    return 1;
+    return fail("out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "yolite %s: error: %s\n", argv[1], e.what());
-    return 1;
+    return fail(e.what());
   }
 }

@@ -72,6 +72,8 @@ struct LoaderOptions {
   int stride = 32;
   int prefetch = 0;          // batches built ahead of next(); 0 = 2 per worker
   bool drop_last = false;    // skip a final incomplete batch
+  int shard = 0, shards = 1; // build and give only batches number % shards == shard (the
+                             // share of one of several processes validating together)
   std::filesystem::path root;  // prefix for relative Sample::image_path ("" = as written)
 };
 
@@ -102,6 +104,8 @@ class Loader {
     YOLITE_CHECK(opt_.imgsz > 0 && opt_.imgsz % opt_.stride == 0, "loader: imgsz ", opt_.imgsz,
                  " must be a positive multiple of the stride ", opt_.stride);
     YOLITE_CHECK(opt_.batch > 0, "loader: batch must be positive, got ", opt_.batch);
+    YOLITE_CHECK(opt_.shards >= 1 && opt_.shard >= 0 && opt_.shard < opt_.shards, "loader: shard ", opt_.shard,
+                 " of ", opt_.shards, " is not one of them");
     YOLITE_CHECK(opt_.workers >= 0, "loader: workers must be >= 0, got ", opt_.workers);
     YOLITE_CHECK(opt_.rect_pad >= 0, "loader: rect_pad must be >= 0, got ", opt_.rect_pad);
     if (opt_.rect) opt_.shuffle = false;  // rect batches group similar shapes; order is fixed
@@ -139,6 +143,13 @@ class Loader {
     int64_t n = size();
     return opt_.drop_last ? n / opt_.batch : (n + opt_.batch - 1) / opt_.batch;
   }
+  // The batches this loader gives per epoch (num_batches() unless sharded) and the epoch-wide
+  // number of the k-th of them.
+  int64_t shard_batches() const {
+    const int64_t nb = num_batches();
+    return nb > opt_.shard ? (nb - opt_.shard + opt_.shards - 1) / opt_.shards : 0;
+  }
+  int64_t batch_number(int64_t k) const { return opt_.shard + k * opt_.shards; }
   // Images that could not be read so far (each counted once) and why.
   int failed_count() const {
     std::lock_guard<std::mutex> lk(fail_mu_);
@@ -179,8 +190,8 @@ class Loader {
   bool next(Batch& out) {
     std::unique_lock<std::mutex> lk(mu_);
     YOLITE_CHECK(started_, "loader: call start_epoch() before next()");
-    if (next_give_ >= num_batches()) return false;
-    const int64_t want = next_give_;
+    if (next_give_ >= shard_batches()) return false;
+    const int64_t want = batch_number(next_give_);
     if (threads_.empty()) {
       const int epoch = epoch_;
       std::vector<int> ids = batch_ids(want);
@@ -451,10 +462,10 @@ class Loader {
       {
         std::unique_lock<std::mutex> lk(mu_);
         cv_work_.wait(lk, [&] {
-          return stop_ || (started_ && next_build_ < num_batches() && next_build_ < next_give_ + prefetch_);
+          return stop_ || (started_ && next_build_ < shard_batches() && next_build_ < next_give_ + prefetch_);
         });
         if (stop_) return;
-        number = next_build_++;
+        number = batch_number(next_build_++);
         epoch = epoch_;
         gen = generation_;
         ids = batch_ids(number);

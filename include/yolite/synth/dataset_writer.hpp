@@ -15,10 +15,16 @@
 // OpenMP thread gets it, so the same seed gives byte-identical files for any thread count.
 // Everything is written into a staging folder first and moved into OUT at the end.
 //
+// Several processes (SynthOptions::comm, e.g. `mpirun -np 4 yolite synth`) share the work:
+// each renders a contiguous part of the images into rank 0's staging folder (one file system
+// for all of them), rank 0 gathers the annotations and writes the rest. The files are the same
+// bytes as one process writes with the same seed.
+//
 //   synth::SynthOptions o;  o.out = "bottles";  o.per_class = 100;  o.seed = 1;
 //   synth::SynthSummary s = synth::write_dataset(synth::builtin_classes(), o);
 #pragma once
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -26,12 +32,14 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "../core/error.hpp"
+#include "../dist/comm.hpp"
 #include "../core/parallel.hpp"
 #include "../core/rng.hpp"
 #include "../data/fs.hpp"
@@ -54,6 +62,7 @@ struct SynthOptions {
   bool test_image = true;
   std::filesystem::path contact_sheet;  // "": none; else a 4x4 sheet of labelled samples
   SceneOptions scene;
+  dist::Comm* comm = nullptr;    // the processes sharing the work (nullptr: this one alone)
 };
 
 struct SynthSummary {
@@ -222,10 +231,8 @@ inline nlohmann::ordered_json coco_json(const std::vector<ClassSpec>& classes, c
   return j;
 }
 
-// Renders and writes the whole set. progress(done, total) is called (from one thread at a
-// time) as images finish.
-inline SynthSummary write_dataset(const std::vector<ClassSpec>& classes, const SynthOptions& o,
-                                  const std::function<void(int64_t, int64_t)>& progress = {}) {
+namespace detail {
+inline void check_output(const std::vector<ClassSpec>& classes, const SynthOptions& o) {
   validate(classes, o);
   for (size_t a = 0; a < classes.size(); ++a)
     for (size_t b = a + 1; b < classes.size(); ++b)
@@ -236,10 +243,64 @@ inline SynthSummary write_dataset(const std::vector<ClassSpec>& classes, const S
   YOLITE_CHECK(!fs::exists(o.out, ec) || fs::is_directory(o.out, ec), o.out.string(), ": exists and is not a folder");
   YOLITE_CHECK(o.exist_ok || data::empty_or_missing(o.out), o.out.string(),
                ": output folder exists and is not empty (use --exist-ok to write into it)");
+}
+
+// One image's results as the ranks send them to each other.
+inline void put_image(dist::Bytes& b, int size, int hidden, const std::vector<Annotation>& anns) {
+  b.put(int32_t(size)).put(int32_t(hidden)).put(uint64_t(anns.size()));
+  for (auto& a : anns) {
+    b.put(std::array<int32_t, 7>{a.object, a.cls, a.x0, a.y0, a.x1, a.y1, a.area});
+    b.put(a.polygon);
+  }
+}
+inline void get_image(dist::Bytes& b, int& size, int& hidden, std::vector<Annotation>& anns) {
+  size = b.get<int32_t>(), hidden = b.get<int32_t>();
+  anns.resize(size_t(b.get<uint64_t>()));
+  for (auto& a : anns) {
+    auto v = b.get<std::array<int32_t, 7>>();
+    a.object = v[0], a.cls = v[1], a.x0 = v[2], a.y0 = v[3], a.x1 = v[4], a.y1 = v[5], a.area = v[6];
+    a.polygon = b.get_vector<float>();
+  }
+}
+
+// The message of the exception being handled.
+inline std::string what(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+}  // namespace detail
+
+// Renders and writes the whole set. progress(done, total) is called (from one thread at a
+// time) as images finish; with several processes, on each for its own part.
+inline SynthSummary write_dataset(const std::vector<ClassSpec>& classes, const SynthOptions& o,
+                                  const std::function<void(int64_t, int64_t)>& progress = {}) {
+  namespace fs = std::filesystem;
+  dist::SelfComm self;
+  dist::Comm& comm = o.comm ? *o.comm : self;
   auto t0 = std::chrono::steady_clock::now();
-  data::StagingDir stage(o.out);
-  data::make_dirs(stage.path() / "images_raw");
+  // rank 0 checks the options and makes the staging folder; the others learn where it is
+  std::optional<data::StagingDir> stage;
+  std::string stage_path, err;
+  if (comm.is_root()) {
+    try {
+      detail::check_output(classes, o);
+      stage.emplace(o.out);
+      data::make_dirs(stage->path() / "images_raw");
+      stage_path = stage->path().string();
+    } catch (...) {
+      err = detail::what(std::current_exception());
+    }
+  }
+  comm.check_all(err);
+  comm.broadcast(stage_path);
+  const fs::path dir = stage_path;
   const int64_t total = int64_t(o.per_class) * int64_t(classes.size());
+  const dist::Range mine = dist::share(total, comm.rank(), comm.size());
   std::vector<std::vector<Annotation>> anns(static_cast<size_t>(total));
   std::vector<int> sizes(static_cast<size_t>(total));
   std::vector<int> hidden(static_cast<size_t>(total));
@@ -252,16 +313,16 @@ inline SynthSummary write_dataset(const std::vector<ClassSpec>& classes, const S
   std::mutex mu;
   std::exception_ptr error;
   int64_t error_at = total;
-  parallel_for(0, total, [&](int64_t i) {
+  parallel_for(mine.begin, mine.end, [&](int64_t i) {
     try {
       Rendered r = render_dataset_image(classes, o, i);
-      data::save_image(stage.path() / "images_raw" / image_file_name(i), r.image, r.jpeg_quality);
+      data::save_image(dir / "images_raw" / image_file_name(i), r.image, r.jpeg_quality);
       Rng plan_rng = Rng(o.seed).split(uint64_t(i));
       size_t n_objects = plan_image(classes, o, i, plan_rng).objects.size();
       hidden[size_t(i)] = int(n_objects - r.annotations.size());
       sizes[size_t(i)] = r.image.w;
       auto it = std::find(sheet_idx.begin(), sheet_idx.end(), i);
-      if (it != sheet_idx.end()) {
+      if (it != sheet_idx.end() && comm.is_root()) {
         draw_annotations(r.image, r.annotations, classes);
         sheet[size_t(it - sheet_idx.begin())] = std::move(r.image);
       }
@@ -269,31 +330,62 @@ inline SynthSummary write_dataset(const std::vector<ClassSpec>& classes, const S
       int64_t d = ++done;
       if (progress) {
         std::lock_guard<std::mutex> lock(mu);
-        progress(d, total);
+        progress(d, mine.end - mine.begin);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu);
       if (i < error_at) error = std::current_exception(), error_at = i;
     }
   });
-  if (error) std::rethrow_exception(error);
+  // the first failed image stops every rank; then every part's annotations go to every rank
+  comm.check_all(error ? detail::what(error) : std::string());
+  if (comm.size() > 1) {
+    dist::Bytes part;
+    for (int64_t i = mine.begin; i < mine.end; ++i) detail::put_image(part, sizes[size_t(i)], hidden[size_t(i)], anns[size_t(i)]);
+    std::vector<std::string> parts = comm.allgather(part.str());
+    for (int r = 0; r < comm.size(); ++r) {
+      if (r == comm.rank()) continue;
+      dist::Bytes in(std::move(parts[size_t(r)]));
+      const dist::Range theirs = dist::share(total, r, comm.size());
+      for (int64_t i = theirs.begin; i < theirs.end; ++i)
+        detail::get_image(in, sizes[size_t(i)], hidden[size_t(i)], anns[size_t(i)]);
+      YOLITE_CHECK(in.done(), "synth: rank ", r, " sent more than its images");
+    }
+  }
   SynthSummary sum;
   sum.images = int(total);
   for (int64_t i = 0; i < total; ++i) sum.annotations += int(anns[size_t(i)].size()), sum.hidden += hidden[size_t(i)];
-  data::write_file_atomic(stage.path() / "coco_instances.json", coco_json(classes, sizes, anns, o.seed).dump() + "\n");
-  if (o.test_image) {
-    Rng rng = Rng(o.seed).split(0xffffffffull);
-    Rendered t = render_test_scene(classes, rng);
-    data::save_image(stage.path() / "test_image.jpg", t.image, t.jpeg_quality);
+  // rank 0 writes the rest and publishes the folder; the others wait for it
+  err.clear();
+  if (comm.is_root()) {
+    try {
+      data::write_file_atomic(dir / "coco_instances.json", coco_json(classes, sizes, anns, o.seed).dump() + "\n");
+      if (o.test_image) {
+        Rng rng = Rng(o.seed).split(0xffffffffull);
+        Rendered t = render_test_scene(classes, rng);
+        data::save_image(dir / "test_image.jpg", t.image, t.jpeg_quality);
+      }
+      stage->commit();
+      if (!sheet.empty()) {
+        std::vector<std::string> titles;
+        for (size_t k = 0; k < sheet_idx.size(); ++k) {
+          const int64_t i = sheet_idx[k];
+          if (sheet[k].empty()) {  // rendered by another rank: the same image again, here
+            Rendered r = render_dataset_image(classes, o, i);
+            draw_annotations(r.image, r.annotations, classes);
+            sheet[k] = std::move(r.image);
+          }
+          titles.push_back(image_file_name(i) + " " + classes[size_t(i / std::max(o.per_class, 1))].name);
+        }
+        viz::GridOptions g;
+        g.cols = 4, g.cell_w = g.cell_h = 256;
+        data::save_image(o.contact_sheet, viz::make_grid(sheet, g, titles), 90);
+      }
+    } catch (...) {
+      err = detail::what(std::current_exception());
+    }
   }
-  stage.commit();
-  if (!sheet.empty()) {
-    std::vector<std::string> titles;
-    for (auto i : sheet_idx) titles.push_back(image_file_name(i) + " " + classes[size_t(i / std::max(o.per_class, 1))].name);
-    viz::GridOptions g;
-    g.cols = 4, g.cell_w = g.cell_h = 256;
-    data::save_image(o.contact_sheet, viz::make_grid(sheet, g, titles), 90);
-  }
+  comm.check_all(err);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return sum;
 }
