@@ -98,9 +98,9 @@ class MpiComm final : public Comm {
     wait(req, "broadcast");
   }
 
-  // Prints `message` (with this rank's number) and stops every rank of the job.
+  // Prints `message` and this rank's number, and stops every rank of the job.
   [[noreturn]] void abort_job(const std::string& message, int code = 1) const {
-    std::fprintf(stderr, "yolite (rank %d of %d): %s\n", rank_, size_, message.c_str());
+    std::fprintf(stderr, "%s (rank %d of %d)\n", message.c_str(), rank_, size_);
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, code);
     std::_Exit(code);
@@ -117,7 +117,7 @@ class MpiComm final : public Comm {
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
     MPI_Error_string(rc, msg, &len);
-    abort_job(str("MPI ", what, " failed: ", std::string(msg, size_t(len))));
+    abort_job(str("yolite: MPI ", what, " failed: ", std::string(msg, size_t(len))));
   }
   // Polls until the request completes; past the timeout the job is aborted.
   void wait(MPI_Request& req, const char* what) const {
@@ -129,7 +129,7 @@ class MpiComm final : public Comm {
       if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(200));
       const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (waited > timeout_s_)
-        abort_job(str("no answer from the other ranks for ", timeout_s_, " s in ", what,
+        abort_job(str("yolite: no answer from the other ranks for ", timeout_s_, " s in ", what,
                       " (a rank died or hangs; YOLITE_MPI_TIMEOUT sets the limit)"), 3);
     }
   }
