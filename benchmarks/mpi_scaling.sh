@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # benchmarks/mpi_scaling.sh -- the same work as 1 process x 2 threads and as 2 MPI ranks x 1
-# thread, on this machine: `yolite synth` (images/s) and `yolite val` (images/s), medians of
-# RUNS runs, with the ratio (ranks / threads; above 1: the ranks are faster).
+# thread, on this machine: `yolite synth` (images/s), `yolite val` (images/s) and `yolite train`
+# (training images/s of the second epoch, yolov5n at 320, batch 16, fine-tuning the base model;
+# the ranks with and without --sync-bn, and the share of rank 0's training time spent in
+# communication), medians of RUNS runs, with the ratio (ranks / threads; above 1: the ranks are
+# faster). Then the gradient sum itself against its peer, MPI_Allreduce (bench_allreduce).
 #
 #   bash benchmarks/mpi_scaling.sh [BUILD_DIR] [RUNS]      # default build/, 3 runs
 #
@@ -41,7 +44,8 @@ done
 N=$((PER_CLASS * 5))
 cmp -s s_threads/coco_instances.json s_ranks/coco_instances.json || { echo "mpi_scaling: the two data sets differ"; exit 1; }
 "$Y" coco2yolo --coco s_threads/coco_instances.json --images s_threads/images_raw --out s_threads/labels > /dev/null
-"$Y" split --images s_threads/images_raw --labels s_threads/labels --out data --ratios 0.2,0.8,0 --seed 1 > /dev/null
+"$Y" split --images s_threads/images_raw --labels s_threads/labels --out data --ratios 0.4,0.6,0 --seed 1 > /dev/null
+NTRAIN=$(find data -path "*train*" -type f -name "*.jpg" | wc -l)
 NVAL=$(find data -path "*val*" -type f -name "*.jpg" | wc -l)
 for mode in threads ranks; do
   ts=()
@@ -55,6 +59,29 @@ for mode in threads ranks; do
   done
   T[val_$mode]=$(printf '%s\n' "${ts[@]}" | median)
 done
+# training: images/s of epoch 1 (the second) from rank 0's progress line, and its communication share
+for mode in threads ranks ranks_sync; do
+  ips=(); share=(); gshare=()
+  for k in $(seq "$RUNS"); do
+    TR=(train --data data/dataset.yaml --weights "$ROOT/models/yolite_base_n.pt" --img 320 --batch 16 --epochs 2
+        --noval --project runs --name t --exist-ok --noplots --no-tensorboard --seed 1)
+    case $mode in
+      threads)    env OMP_NUM_THREADS=2 "$Y" "${TR[@]}" --workers 2 --threads 2 > train.log 2>&1 ;;
+      ranks)      env OMP_NUM_THREADS=1 mpirun --oversubscribe -np 2 "$Y" "${TR[@]}" --workers 1 --threads 1 > train.log 2>&1 ;;
+      ranks_sync) env OMP_NUM_THREADS=1 mpirun --oversubscribe -np 2 "$Y" "${TR[@]}" --workers 1 --threads 1 --sync-bn > train.log 2>&1 ;;
+    esac
+    ips+=("$(tr '\r' '\n' < train.log | grep -E '^ +1/1 ' | tail -n 1 | sed -E 's/.*, ([0-9.]+)it\/s\].*/\1/' | awk '{print $1 * 16}')")
+    [ "$mode" = threads ] || share+=("$(grep -oE 'spent [0-9]+% of its training time' train.log | tail -n 1 | grep -oE '[0-9]+')")
+    [ "$mode" = threads ] || gshare+=("$(grep -oE '[0-9]+% summing gradients' train.log | tail -n 1 | grep -oE '^[0-9]+')")
+  done
+  T[train_$mode]=$(printf '%s\n' "${ips[@]}" | median)
+  [ "$mode" = threads ] || T[share_$mode]=$(printf '%s\n' "${share[@]}" | median)
+  [ "$mode" = threads ] || T[gshare_$mode]=$(printf '%s\n' "${gshare[@]}" | median)
+  if [ "$mode" = ranks ]; then
+    GRAD_BYTES=$(grep -oE '[0-9]+ bytes per optimizer step' train.log | tail -n 1 | cut -d' ' -f1)
+    GRAD_MS=$(grep -oE 'step, [0-9.]+ ms each' train.log | tail -n 1 | grep -oE '[0-9.]+')
+  fi
+done
 for job in synth val; do
   a=${T[${job}_threads]} b=${T[${job}_ranks]} n=$N
   [ "$job" = val ] && n=$NVAL
@@ -62,6 +89,16 @@ for job in synth val; do
     printf "%-5s %d images: 1 rank x 2 threads %6.1f img/s (%.1f s), 2 ranks x 1 thread %6.1f img/s (%.1f s), ratio %.2f\n",
            j, n, n / a, a, n / b, b, a / b }'
 done
+awk -v n="$NTRAIN" -v a="${T[train_threads]}" -v b="${T[train_ranks]}" -v c="${T[train_ranks_sync]}" \
+    -v sb="${T[share_ranks]}" -v sc="${T[share_ranks_sync]}" -v gb="${T[gshare_ranks]}" -v gc="${T[gshare_ranks_sync]}" \
+    -v g="$GRAD_BYTES" -v ms="$GRAD_MS" 'BEGIN {
+  printf "train %d images: 1 rank x 2 threads %6.1f img/s, 2 ranks x 1 thread %6.1f img/s (ratio %.2f; %d%% of the time communicating, %d%% moving gradients), with --sync-bn %6.1f img/s (ratio %.2f; %d%%, %d%%)\n",
+         n, a, b, b / a, sb, gb, c, c / a, sc, gc
+  printf "      gradients summed per optimizer step (every 64 images after the warm-up, every batch during it): %.2f MB in %.1f ms (last run; %.0f MB/s of gradients)\n",
+         g / 1e6, ms, g / 1e3 / ms }'
+if [ -x "$BUILD/benchmarks/bench_allreduce" ]; then
+  OMP_NUM_THREADS=1 mpirun --oversubscribe -np 2 "$BUILD/benchmarks/bench_allreduce" --runs 15 | sed 's/^/  /'
+fi
 ls=()
 for k in $(seq "$RUNS"); do ls+=("$(secs mpirun --oversubscribe -np 2 true)"); done
 echo "(the ranks' times include starting them: mpirun -np 2 true takes $(printf '%s\n' "${ls[@]}" | median | xargs printf '%.2f') s here)"

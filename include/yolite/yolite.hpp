@@ -39,7 +39,7 @@
 //   eval/      IoU matching, AP (YOLOv5 and COCO rules), confusion matrix
 //   export/    ONNX (protobuf written by hand), PyTorch state-dict .pt, safetensors
 //   viz/       bitmap font, boxes, grids, plots
-//   dist/      the processes of one job (Comm): synth and val shared by MPI ranks; mpi.hpp
+//   dist/      the processes of one job (Comm): synth, val and train shared by MPI ranks; mpi.hpp
 //              (MPI, optional: target yolite::mpi) is not included here
 //
 // Every file that includes this header compiles all of the above (some 40 s at -O2). A program

@@ -7,8 +7,11 @@
 #include <cstring>
 #include <vector>
 
+#include <thread>
+
 #include <yolite/autograd/ops.hpp>
 #include <yolite/core/rng.hpp>
+#include <yolite/dist/threads.hpp>
 
 using namespace yolite;
 
@@ -129,6 +132,80 @@ TEST_SUITE("autograd") {
       near(f.gb, u.gb, 1e-4);
       CHECK(std::memcmp(f.rm.data(), u.rm.data(), 7 * sizeof(float)) == 0);  // same statistics code
       CHECK(std::memcmp(f.rv.data(), u.rv.data(), 7 * sizeof(float)) == 0);
+    }
+  }
+
+  TEST_CASE("sync-BN: ranks holding parts of a batch get the whole batch's values and gradients") {
+    // double: the split only changes the order of the sums, so the results agree to ~1e-13
+    Rng rng(8);
+    const int C = 5, H = 3, W = 4;
+    const Shape whole{4, C, H, W};
+    Tensor<double> x0(whole), r0(whole), g0({C}), b0({C});
+    for (auto& v : x0) v = rng.normal() * 3 + 20;  // |mean| >> std: the combination must stay exact
+    for (auto& v : r0) v = rng.normal();
+    for (auto& v : g0) v = 1 + 0.3 * rng.normal();
+    for (auto& v : b0) v = 0.3 * rng.normal();
+    struct Out {
+      Tensor<double> y, gx, gg, gb, rm, rv;
+    };
+    // images [lo, hi) of the batch, on one rank (sync: with the others)
+    auto run = [&](int64_t lo, int64_t hi, bool fused, const ops::BnSync* sync) {
+      const int64_t n = hi - lo, per = int64_t(C) * H * W;
+      Tensor<double> xs({n, C, H, W}), rs({n, C, H, W});
+      std::copy(x0.data() + lo * per, x0.data() + hi * per, xs.data());
+      std::copy(r0.data() + lo * per, r0.data() + hi * per, rs.data());
+      Var<double> x(xs, true), g(g0.clone(), true), b(b0.clone(), true);
+      Tensor<double> rm({C}, 0.1), rv({C}, 2.0);
+      Var<double> y = fused ? ag::batch_norm_silu2d(x, g, b, rm, rv, nullptr, true, 0.03, 1e-3, sync)
+                            : ag::batch_norm2d(x, g, b, rm, rv, nullptr, true, 0.03, 1e-3, sync);
+      ag::sum(ag::mul(y, Var<double>(rs))).backward();
+      return Out{y.value(), x.grad(), g.grad(), b.grad(), rm, rv};
+    };
+    auto near = [](const double* a, const double* b, int64_t n, double tol) {
+      double worst = 0;
+      for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(a[i] - b[i]) / (1 + std::abs(b[i])));
+      CHECK(worst <= tol);
+    };
+    for (bool fused : {false, true}) {
+      for (std::vector<int64_t> cuts : {std::vector<int64_t>{0, 2, 4}, {0, 3, 4}, {0, 1, 2, 4}}) {
+        CAPTURE(fused);
+        CAPTURE(cuts.size());
+        const Out one = run(0, 4, fused, nullptr);
+        const int ranks = int(cuts.size()) - 1;
+        dist::ThreadGroup group(ranks);
+        std::vector<Out> part(static_cast<size_t>(ranks));
+        std::vector<std::thread> threads;
+        for (int k = 0; k < ranks; ++k)
+          threads.emplace_back([&, k] {
+            dist::ThreadComm comm(group, k);
+            ops::BnSync sync;
+            sync.gather = [&comm](const std::vector<double>& v) {
+              std::vector<double> all;
+              for (auto& s : comm.allgather(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double)))) {
+                const size_t at = all.size();
+                all.resize(at + v.size());
+                std::memcpy(all.data() + at, s.data(), s.size());
+              }
+              return all;
+            };
+            part[size_t(k)] = run(cuts[size_t(k)], cuts[size_t(k) + 1], fused, &sync);
+          });
+        for (auto& t : threads) t.join();
+        Tensor<double> gg({C}), gb({C});
+        for (int k = 0; k < ranks; ++k) {
+          const Out& p = part[size_t(k)];
+          const int64_t at = cuts[size_t(k)] * C * H * W, n = p.y.numel();
+          near(p.y.data(), one.y.data() + at, n, 1e-12);    // normalised by the whole batch
+          near(p.gx.data(), one.gx.data() + at, n, 1e-12);  // through the whole batch's statistics
+          near(p.rm.data(), one.rm.data(), C, 1e-12);       // every rank: the whole batch's running stats
+          near(p.rv.data(), one.rv.data(), C, 1e-12);
+          CHECK(std::memcmp(p.rm.data(), part[0].rm.data(), C * sizeof(double)) == 0);  // the same bits
+          for (int c = 0; c < C; ++c) gg[c] += p.gg[c], gb[c] += p.gb[c];
+        }
+        // gamma's and beta's gradients are each rank's share: their sum is the whole batch's
+        near(gg.data(), one.gg.data(), C, 1e-12);
+        near(gb.data(), one.gb.data(), C, 1e-12);
+      }
     }
   }
 }

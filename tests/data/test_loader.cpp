@@ -394,6 +394,57 @@ TEST_SUITE("data") {
     bad.shard = 2, bad.shards = 2;
     CHECK_THROWS_AS(Loader(t.ds, bad), Error);
   }
+
+  TEST_CASE("loader: slices of augmented batches are the whole batch's images, split in order") {
+    TempSet t("slices");
+    Rng rng(4);
+    for (int i = 0; i < 11; ++i) t.add(str("s", i, ".png"), 48 + 4 * i, 64, rng);
+    LoaderOptions o;
+    o.imgsz = 64, o.batch = 5, o.augment = true, o.shuffle = true, o.seed = 3, o.workers = 0, o.root = t.dir;
+    Loader whole(t.ds, o);
+    auto all = run_epoch(whole, 1);
+    REQUIRE(all.size() == 3);  // 5, 5, 1 images
+    for (int slices : {2, 3}) {
+      std::vector<std::vector<Batch>> parts;
+      for (int k = 0; k < slices; ++k) {
+        LoaderOptions so = o;
+        so.slice = k, so.slices = slices, so.workers = k % 2;
+        Loader part(t.ds, so);
+        CHECK(part.num_batches() == whole.num_batches());
+        parts.push_back(run_epoch(part, 1));
+        REQUIRE(parts.back().size() == all.size());
+      }
+      for (size_t n = 0; n < all.size(); ++n) {
+        CAPTURE(slices);
+        CAPTURE(n);
+        // the slices, in order, are the whole batch: indices, pixels, and targets (image index
+        // shifted to the slice)
+        std::vector<int> indices;
+        int64_t offset = 0, rows = 0;
+        for (int k = 0; k < slices; ++k) {
+          const Batch& b = parts[size_t(k)][n];
+          const int64_t B = b.images.size(0);
+          const int64_t want = int64_t(all[n].size()) * (k + 1) / slices - int64_t(all[n].size()) * k / slices;
+          CHECK(B == want);
+          indices.insert(indices.end(), b.indices.begin(), b.indices.end());
+          const size_t per = size_t(3 * 64 * 64);
+          if (B > 0)
+            CHECK(std::memcmp(b.images.data(), all[n].images.data() + size_t(offset) * per,
+                              size_t(B) * per * sizeof(float)) == 0);
+          for (int64_t r = 0; r < b.targets.size(0); ++r, ++rows) {
+            CHECK(b.targets.at(r, 0) + float(offset) == all[n].targets.at(rows, 0));
+            for (int c = 1; c < 6; ++c) CHECK(b.targets.at(r, c) == all[n].targets.at(rows, c));
+          }
+          offset += B;
+        }
+        CHECK(indices == all[n].indices);
+        CHECK(rows == all[n].targets.size(0));
+      }
+    }
+    LoaderOptions bad = o;
+    bad.slice = 3, bad.slices = 3;
+    CHECK_THROWS_AS(Loader(t.ds, bad), Error);
+  }
 }
 
 #include <yolite/data/coco.hpp>

@@ -3,7 +3,10 @@
 // determinism across thread counts and the nc = 1 case.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include <yolite/autograd/gradcheck.hpp>
 #include <yolite/core/parallel.hpp>
@@ -151,5 +154,55 @@ TEST_SUITE("loss") {
     auto out3 = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
     CHECK_FALSE(out3.total.requires_grad());
     CHECK(out3.total.value()[0] == out2.total.value()[0]);
+  }
+
+  TEST_CASE("a batch split over ranks, normalised by the whole batch: the same map gradients") {
+    // Data-parallel training gives each rank some images of the batch; with the whole batch's
+    // image and positive counts (BatchTotals) every map gradient is computed from the same
+    // numbers by the same operations as for the whole batch, so it is the same value.
+    Tensor<double> targets = tiny_targets();
+    LossConfig cfg = scale_loss_gains(LossConfig{}, 2, 3, 64);
+    auto maps = tiny_maps(2, 21);
+    auto whole = yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
+    whole.total.backward();
+    auto assigned = assign_targets<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg);
+    BatchTotals totals;
+    totals.images = 2;
+    totals.positives = assigned.counts();
+    std::array<double, 3> items{};
+    double total = 0;
+    std::vector<int64_t> positives(3, 0);
+    for (int64_t img = 0; img < 2; ++img) {  // rank `img` holds image `img`
+      std::vector<Var<double>> part;
+      for (auto& m : maps) {
+        const Shape& s = m.shape();
+        const int64_t per = s[1] * s[2] * s[3];
+        Tensor<double> t({1, s[1], s[2], s[3]});
+        std::copy(m.value().data() + img * per, m.value().data() + (img + 1) * per, t.data());
+        part.emplace_back(t, true);
+      }
+      std::vector<double> rows;
+      for (int64_t r = 0; r < targets.size(0); ++r)
+        if (targets.at(r, 0) == double(img))
+          for (int c = 0; c < 6; ++c) rows.push_back(c == 0 ? 0.0 : targets.at(r, c));
+      Tensor<double> mine = Tensor<double>::from({int64_t(rows.size() / 6), 6}, rows);
+      auto a = assign_targets<double>(part, mine, yolov5_anchors_px(), kGradStrides, cfg);
+      for (size_t l = 0; l < 3; ++l) positives[l] += a.counts()[l];
+      auto out = yolo_loss_assigned<double>(part, std::move(a.levels), a.na, cfg, nullptr, &totals);
+      out.total.backward();
+      for (int k = 0; k < 3; ++k) items[size_t(k)] += out.items[size_t(k)];
+      total += out.total.value()[0];
+      for (size_t l = 0; l < 3; ++l) {
+        const Shape& s = maps[l].shape();
+        const int64_t per = s[1] * s[2] * s[3];
+        CHECK(std::memcmp(part[l].grad().data(), maps[l].grad().data() + img * per, size_t(per) * sizeof(double)) == 0);
+      }
+    }
+    CHECK(positives == totals.positives);
+    for (int k = 0; k < 3; ++k) CHECK(items[size_t(k)] == doctest::Approx(whole.items[size_t(k)]).epsilon(1e-12));
+    CHECK(total == doctest::Approx(whole.total.value()[0]).epsilon(1e-12));
+    // totals that do not cover the part are refused
+    BatchTotals small{1, {0, 0, 0}};
+    CHECK_THROWS_AS(yolo_loss<double>(maps, targets, yolov5_anchors_px(), kGradStrides, cfg, &small), Error);
   }
 }

@@ -16,6 +16,7 @@
 #include <yolite/train/trainer.hpp>
 
 #include "command.hpp"
+#include "ranks.hpp"
 
 namespace {
 
@@ -53,6 +54,7 @@ int run_train(int argc, char** argv) {
   app.add_flag("--rect", o.rect, "rectangular training");
   app.add_option("--threads", o.threads, "compute threads (default: all cores)");
   app.add_flag("--bf16", o.bf16, "convolutions in bf16 (CPUs with AVX512_BF16), fp32 master weights");
+  app.add_flag("--sync-bn", o.sync_bn, "mpirun -np N: BatchNorm statistics over the whole batch on all ranks");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress output");
   bool noplots = false;
@@ -80,6 +82,7 @@ int run_train(int argc, char** argv) {
   o.verbose = !quiet;
   o.plots = !noplots;
   o.tensorboard = !no_tensorboard;
+  o.comm = yolite::cli::ranks();  // mpirun -np N: data-parallel, each rank a slice of every batch
   yolite::train::Trainer trainer(o);
   std::signal(SIGINT, on_sigint);
   std::atomic<bool> done{false};
@@ -102,11 +105,12 @@ int run_train(int argc, char** argv) {
   }
   done.store(true);
   watcher.join();
-  std::printf("Results saved to %s\n  best: %s\n  last: %s\n", res.save_dir.string().c_str(),
-              res.best.string().c_str(), res.last.string().c_str());
+  if (yolite::cli::is_writer())
+    std::printf("Results saved to %s\n  best: %s\n  last: %s\n", res.save_dir.string().c_str(),
+                res.best.string().c_str(), res.last.string().c_str());
   return res.cancelled ? 130 : 0;
 }
 
 }  // namespace
 
-YOLITE_COMMAND(train, "train a detector (YOLOv5 train.py flags)", run_train);
+YOLITE_RANKED_COMMAND(train, "train a detector (YOLOv5 train.py flags)", run_train);

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   try {
     if (auto* world = yolite::cli::ranks(); world && world->size() > 1 && !it->second.ranked)
       return fail(std::string("runs as one process; of the commands only ") +
-                  "synth and val share their work over MPI ranks (start it without mpirun)");
+                  "synth, val and train share their work over MPI ranks (start it without mpirun)");
     return it->second.run(argc - 1, argv + 1);
   } catch (const std::bad_alloc&) {
     return fail("out of memory");

@@ -2,7 +2,7 @@
 //
 // ranks() is this program's one MPI communicator when it runs as a rank of an MPI job and was
 // built with MPI (YOLITE_HAVE_MPI: CMake's yolite::mpi), otherwise nullptr. MPI is initialised
-// on first use and finalised at exit. Commands that share their work across ranks (synth, val)
+// on first use and finalised at exit. Commands that share their work across ranks (synth, val, train)
 // hand it to the library; main.cpp refuses every other command under more than one rank, and
 // turns an error on any rank into a job-wide stop (MPI_Abort) instead of a hang.
 #pragma once

@@ -74,6 +74,9 @@ struct LoaderOptions {
   bool drop_last = false;    // skip a final incomplete batch
   int shard = 0, shards = 1; // build and give only batches number % shards == shard (the
                              // share of one of several processes validating together)
+  int slice = 0, slices = 1; // give only images [slice*n/slices, (slice+1)*n/slices) of each
+                             // batch of n (one process's part of a data-parallel training
+                             // batch; the images are the same as in the whole batch)
   std::filesystem::path root;  // prefix for relative Sample::image_path ("" = as written)
 };
 
@@ -106,6 +109,8 @@ class Loader {
     YOLITE_CHECK(opt_.batch > 0, "loader: batch must be positive, got ", opt_.batch);
     YOLITE_CHECK(opt_.shards >= 1 && opt_.shard >= 0 && opt_.shard < opt_.shards, "loader: shard ", opt_.shard,
                  " of ", opt_.shards, " is not one of them");
+    YOLITE_CHECK(opt_.slices >= 1 && opt_.slice >= 0 && opt_.slice < opt_.slices, "loader: slice ", opt_.slice,
+                 " of ", opt_.slices, " is not one of them");
     YOLITE_CHECK(opt_.workers >= 0, "loader: workers must be >= 0, got ", opt_.workers);
     YOLITE_CHECK(opt_.rect_pad >= 0, "loader: rect_pad must be >= 0, got ", opt_.rect_pad);
     if (opt_.rect) opt_.shuffle = false;  // rect batches group similar shapes; order is fixed
@@ -213,10 +218,7 @@ class Loader {
   Batch batch(int epoch, int64_t number) const {
     YOLITE_CHECK(number >= 0 && number < num_batches(), "loader: batch ", number, " out of range [0, ",
                  num_batches(), ")");
-    std::vector<int> order = epoch_order(epoch);
-    std::vector<int> ids(order.begin() + number * opt_.batch,
-                         order.begin() + std::min<int64_t>(int64_t(order.size()), (number + 1) * opt_.batch));
-    return build_batch(epoch, number, ids);
+    return build_batch(epoch, number, ids_in(epoch_order(epoch), number));
   }
 
   // One sample as uint8 HWC + normalised boxes (after all augmentation), for inspection and
@@ -401,9 +403,15 @@ class Loader {
     return it;
   }
 
-  std::vector<int> batch_ids(int64_t number) const {  // call with mu_ held (reads order_)
-    int64_t lo = number * opt_.batch, hi = std::min<int64_t>(int64_t(order_.size()), lo + opt_.batch);
-    return std::vector<int>(order_.begin() + lo, order_.begin() + hi);
+  std::vector<int> batch_ids(int64_t number) const { return ids_in(order_, number); }  // with mu_ held
+  // The dataset indices of batch `number` in an epoch's order: this process's slice of them
+  // (all of them by default).
+  std::vector<int> ids_in(const std::vector<int>& order, int64_t number) const {
+    int64_t lo = number * opt_.batch, hi = std::min<int64_t>(int64_t(order.size()), lo + opt_.batch);
+    const int64_t n = hi - lo;
+    hi = lo + n * (opt_.slice + 1) / opt_.slices;
+    lo = lo + n * opt_.slice / opt_.slices;
+    return std::vector<int>(order.begin() + lo, order.begin() + hi);
   }
 
   Batch build_batch(int epoch, int64_t number, const std::vector<int>& ids) const {

@@ -8,6 +8,11 @@
 // Needs <mpi.h> and the MPI library (CMake: link yolite::mpi, made when Open MPI or another
 // MPI is installed); nothing else in yolite includes this file. One MpiComm per process.
 //
+// allreduce_sum (dist/comm.hpp) runs over alltoallv (MPI_Ialltoallv: each rank's part of the
+// buffer only to the rank that sums it) and allgatherv (MPI_Iallgatherv) on the caller's buffers,
+// not MPI_Allreduce, so that the sums are added in rank order and are the same bits on every
+// rank; it moves the same bytes, in about twice MPI_Allreduce's time on one machine.
+//
 // No hang on a dead rank: every collective is non-blocking underneath and polled; a rank that
 // waits longer than the timeout (YOLITE_MPI_TIMEOUT seconds, default 600) prints which
 // collective it was in and aborts the whole job (MPI_Abort), as does abort_job(). A rank that
@@ -87,6 +92,52 @@ class MpiComm final : public Comm {
     return out;
   }
 
+  std::vector<std::string> alltoall(const std::vector<std::string>& to_each) override {
+    YOLITE_CHECK(int(to_each.size()) == size_, "alltoall: ", to_each.size(), " parts for ", size_, " ranks");
+    std::vector<uint64_t> out_sizes, in_sizes(static_cast<size_t>(size_), 0);
+    for (auto& p : to_each) out_sizes.push_back(p.size());
+    MPI_Request req;
+    check(MPI_Ialltoall(out_sizes.data(), 1, MPI_UINT64_T, in_sizes.data(), 1, MPI_UINT64_T, comm_, &req),
+          "alltoall");
+    wait(req, "alltoall (sizes)");
+    std::vector<int> scounts(static_cast<size_t>(size_)), sdispls(static_cast<size_t>(size_));
+    std::vector<int> rcounts(static_cast<size_t>(size_)), rdispls(static_cast<size_t>(size_));
+    std::string send, recv;
+    uint64_t rtotal = 0;
+    for (int r = 0; r < size_; ++r) {
+      const size_t k = size_t(r);
+      YOLITE_CHECK(send.size() + to_each[k].size() <= size_t(INT_MAX) && rtotal + in_sizes[k] <= uint64_t(INT_MAX),
+                   "MPI alltoall: more than 2 GiB at once");
+      sdispls[k] = int(send.size()), scounts[k] = int(to_each[k].size());
+      send += to_each[k];
+      rdispls[k] = int(rtotal), rcounts[k] = int(in_sizes[k]);
+      rtotal += in_sizes[k];
+    }
+    recv.resize(size_t(rtotal));
+    check(MPI_Ialltoallv(send.data(), scounts.data(), sdispls.data(), MPI_BYTE, recv.data(), rcounts.data(),
+                         rdispls.data(), MPI_BYTE, comm_, &req), "alltoall");
+    wait(req, "alltoall");
+    std::vector<std::string> out;
+    for (int r = 0; r < size_; ++r) out.push_back(recv.substr(size_t(rdispls[size_t(r)]), size_t(rcounts[size_t(r)])));
+    return out;
+  }
+
+  void alltoallv(const char* send, const std::vector<size_t>& send_n, const std::vector<size_t>& send_at, char* recv,
+                 const std::vector<size_t>& recv_n, const std::vector<size_t>& recv_at) override {
+    std::vector<int> sc = ints(send_n), sd = ints(send_at), rc = ints(recv_n), rd = ints(recv_at);
+    MPI_Request req;
+    check(MPI_Ialltoallv(send, sc.data(), sd.data(), MPI_BYTE, recv, rc.data(), rd.data(), MPI_BYTE, comm_, &req),
+          "alltoallv");
+    wait(req, "alltoallv");
+  }
+  void allgatherv(const char* mine, char* all, const std::vector<size_t>& n, const std::vector<size_t>& at) override {
+    std::vector<int> c = ints(n), d = ints(at);
+    MPI_Request req;
+    check(MPI_Iallgatherv(mine, c[size_t(rank_)], MPI_BYTE, all, c.data(), d.data(), MPI_BYTE, comm_, &req),
+          "allgatherv");
+    wait(req, "allgatherv");
+  }
+
   void broadcast(std::string& bytes) override {
     uint64_t n = bytes.size();
     MPI_Request req;
@@ -112,6 +163,14 @@ class MpiComm final : public Comm {
     double t = v ? std::atof(v) : 0;
     return t > 0 ? t : 600;
   }
+  static std::vector<int> ints(const std::vector<size_t>& v) {
+    std::vector<int> out;
+    for (size_t x : v) {
+      YOLITE_CHECK(x <= size_t(INT_MAX), "MPI: more than 2 GiB at once");
+      out.push_back(int(x));
+    }
+    return out;
+  }
   void check(int rc, const char* what) const {
     if (rc == MPI_SUCCESS) return;
     char msg[MPI_MAX_ERROR_STRING];
@@ -119,15 +178,21 @@ class MpiComm final : public Comm {
     MPI_Error_string(rc, msg, &len);
     abort_job(str("yolite: MPI ", what, " failed: ", std::string(msg, size_t(len))));
   }
-  // Polls until the request completes; past the timeout the job is aborted.
+  // Polls until the request completes; past the timeout the job is aborted. A large message
+  // moves only while MPI_Test is called (no progress thread), so the first 50 ms poll without
+  // sleeping (yielding the core to whoever needs it); a longer wait is another rank still
+  // computing, and is polled every 200 us.
   void wait(MPI_Request& req, const char* what) const {
     const auto t0 = std::chrono::steady_clock::now();
-    for (long spins = 0;; ++spins) {
+    for (;;) {
       int done = 0;
       check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what);
       if (done) return;
-      if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(200));
       const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (waited < 0.05)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       if (waited > timeout_s_)
         abort_job(str("yolite: no answer from the other ranks for ", timeout_s_, " s in ", what,
                       " (a rank died or hangs; YOLITE_MPI_TIMEOUT sets the limit)"), 3);

@@ -38,6 +38,13 @@
 //   and d ciou / d pbox holds CIoU's alpha constant (YOLOv5 computes it under no_grad).
 // tobj is a constant: the CIoU that sets it passes no gradient through the obj term.
 //
+// Data-parallel training (each process holds a part of the batch): with BatchTotals (the whole
+// batch's image count and positives per level), every mean above is taken over the whole batch
+// -- divided by its positives and its B*na*ny*nx cells -- and total = B_whole * (...), so the
+// processes' totals and gradients add up to those of the whole batch on one process: every
+// map gradient is the same number, and items are this process's share of the whole batch's.
+// (YOLOv5's DDP divides by each process's own positives instead, which depends on the split.)
+//
 // Arithmetic is in double whatever T is (gradients are stored as T); sums run in a fixed order
 // (per (image, anchor) plane in parallel, then the planes in order), so results do not depend on
 // the thread count.
@@ -85,6 +92,12 @@ inline LossConfig scale_loss_gains(LossConfig cfg, int nc, int nl, int imgsz) {
 // backward computes (that is how the finite-difference tests check it).
 struct DetachedValues {
   std::vector<std::vector<double>> alpha, tobj;  // [level][positive]
+};
+
+// The whole batch when this process holds a part of it (see above).
+struct BatchTotals {
+  int64_t images = 0;              // images in the whole batch
+  std::vector<int64_t> positives;  // positives per level in the whole batch
 };
 
 template <class T>
@@ -150,6 +163,7 @@ struct LevelState {
   std::vector<double> alpha;     // CIoU alpha per positive (a constant)
   std::vector<double> tobj;      // [B*na*ny*nx] objectness targets
   double balance = 1.0;
+  double npos = 0;               // the positives the box and class means divide by
 };
 
 }  // namespace detail
@@ -163,7 +177,8 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
                                      std::vector<LevelTargets<T>> levels,
                                      const std::vector<int64_t>& na_per_level,
                                      const LossConfig& cfg,
-                                     const DetachedValues* detached = nullptr) {
+                                     const DetachedValues* detached = nullptr,
+                                     const BatchTotals* totals = nullptr) {
   using namespace detail;
   const size_t nl = maps.size();
   YOLITE_CHECK(nl >= 1 && nl <= cfg.balance.size(), "yolo_loss: ", nl,
@@ -204,6 +219,18 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
                    ", ", id[1], ", ", id[2], ", ", id[3], ") lies outside map ", m.shape().str());
     }
   }
+  // what the means divide by: this batch, or the whole batch of a data-parallel step
+  const int64_t Bn = totals ? totals->images : B;
+  if (totals) {
+    YOLITE_CHECK(totals->positives.size() == nl && totals->images >= B, "yolo_loss: the batch totals (",
+                 totals->images, " images, ", totals->positives.size(), " levels) do not cover this part (",
+                 B, " images, ", nl, " levels)");
+    for (size_t l = 0; l < nl; ++l)
+      YOLITE_CHECK(totals->positives[l] >= int64_t((*st)[l].tg.size()), "yolo_loss: the batch totals have ",
+                   totals->positives[l], " positives at level ", l, ", this part alone ", (*st)[l].tg.size());
+  }
+  for (size_t l = 0; l < nl; ++l)
+    (*st)[l].npos = totals ? double(totals->positives[l]) : double((*st)[l].tg.size());
   if (detached)
     for (size_t l = 0; l < nl; ++l)
       YOLITE_CHECK(detached->alpha.size() == nl && detached->tobj.size() == nl &&
@@ -254,8 +281,8 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
           for (int64_t c = 0; c < nc; ++c)
             cls_sum += bce_cls.value(logit(5 + c), c == s.tg.cls[k] ? cp : cn);
       }
-      lbox += box_sum / double(n);
-      if (nc > 1) lcls += cls_sum / double(n * nc);
+      lbox += box_sum / s.npos;
+      if (nc > 1) lcls += cls_sum / (s.npos * double(nc));
     }
     // Objectness over every cell: one partial sum per (b, a) plane, then the planes in order.
     std::vector<double> part(size_t(s.B * s.na), 0.0);
@@ -268,17 +295,17 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
     });
     double obj_sum = 0;
     for (double v : part) obj_sum += v;
-    lobj += s.balance * obj_sum / double(s.B * s.na * plane);
+    lobj += s.balance * obj_sum / double(Bn * s.na * plane);
   }
   out.items = {lbox * cfg.box, lobj * cfg.obj, lcls * cfg.cls};
   Tensor<T> total({1});
-  total[0] = T(double(B) * (out.items[0] + out.items[1] + out.items[2]));
+  total[0] = T(double(Bn) * (out.items[0] + out.items[1] + out.items[2]));
 
   // ---- backward: d total / d maps[l], scaled by the upstream gradient.
   out.total = ag::make_result<T>(
       total, maps, "yolo_loss",
-      [st, cfg, B, nc, cp, cn, bce_cls, bce_obj, at](Node<T>& self) {
-        const double seed = double(self.grad[0]) * double(B);
+      [st, cfg, Bn, nc, cp, cn, bce_cls, bce_obj, at](Node<T>& self) {
+        const double seed = double(self.grad[0]) * double(Bn);
         for (size_t l = 0; l < st->size(); ++l) {
           Tensor<T>* g = ag::grad_of(self, l);
           if (!g) continue;
@@ -287,7 +314,7 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
           T* gp = g->data();
           const int64_t plane = s.ny * s.nx;
           // objectness: every cell
-          const double cobj = seed * cfg.obj * s.balance / double(s.B * s.na * plane);
+          const double cobj = seed * cfg.obj * s.balance / double(Bn * s.na * plane);
           for_planes(s.B * s.na, plane, [&](int64_t ba) {
             const int64_t off = ((ba / s.na) * s.na * s.no + (ba % s.na) * s.no + 4) * plane;
             const double* t = s.tobj.data() + ba * plane;
@@ -296,8 +323,8 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
           });
           const int64_t n = int64_t(s.tg.size());
           if (n == 0) continue;
-          const double cbox = -seed * cfg.box / double(n);
-          const double ccls = seed * cfg.cls / double(n * nc);
+          const double cbox = -seed * cfg.box / s.npos;
+          const double ccls = seed * cfg.cls / (s.npos * double(nc));
           for (int64_t k = 0; k < n; ++k) {  // serial: positives may share a cell
             const auto& id = s.tg.idx[k];
             auto idx = [&](int64_t c) { return at(s, id[0], id[1], id[2], id[3], c); };
@@ -325,12 +352,23 @@ YoloLossOutput<T> yolo_loss_assigned(const std::vector<Var<T>>& maps,
   return out;
 }
 
-// YOLOv5's ComputeLoss: builds the targets (loss/assign.hpp) and returns the loss node.
-// anchors_px[l] has level l's anchors in pixels; strides[l] its stride (8, 16, 32).
+// The positives of every level (build_targets, loss/assign.hpp) for the maps' grids, after
+// checking the targets; na[l] is the number of anchors of level l.
 template <class T>
-YoloLossOutput<T> yolo_loss(const std::vector<Var<T>>& maps, const Tensor<T>& targets,
-                            const AnchorSet& anchors_px, const std::vector<double>& strides,
-                            const LossConfig& cfg) {
+struct Assignment {
+  std::vector<LevelTargets<T>> levels;
+  std::vector<int64_t> na;
+  std::vector<int64_t> counts() const {
+    std::vector<int64_t> n;
+    for (auto& l : levels) n.push_back(int64_t(l.size()));
+    return n;
+  }
+};
+
+template <class T>
+Assignment<T> assign_targets(const std::vector<Var<T>>& maps, const Tensor<T>& targets,
+                             const AnchorSet& anchors_px, const std::vector<double>& strides,
+                             const LossConfig& cfg) {
   YOLITE_CHECK(maps.size() == anchors_px.size(), "yolo_loss: ", maps.size(), " maps but ",
                anchors_px.size(), " levels of anchors");
   YOLITE_CHECK(targets.ndim() == 2 && targets.size(1) == 6, "yolo_loss: targets has shape ",
@@ -359,8 +397,18 @@ YoloLossOutput<T> yolo_loss(const std::vector<Var<T>>& maps, const Tensor<T>& ta
                  " has class ", c, ", expected an integer in 0..", nc - 1);
   }
   auto anchors = anchors_in_grid_units<T>(anchors_px, strides);
-  auto levels = build_targets<T>(targets, grids, anchors, cfg.anchor_t);
-  return yolo_loss_assigned<T>(maps, std::move(levels), na, cfg);
+  return {build_targets<T>(targets, grids, anchors, cfg.anchor_t), std::move(na)};
+}
+
+// YOLOv5's ComputeLoss: builds the targets and returns the loss node. anchors_px[l] has level
+// l's anchors in pixels; strides[l] its stride (8, 16, 32). With totals: this batch is a part
+// of a data-parallel step's whole batch (see the top of this file).
+template <class T>
+YoloLossOutput<T> yolo_loss(const std::vector<Var<T>>& maps, const Tensor<T>& targets,
+                            const AnchorSet& anchors_px, const std::vector<double>& strides,
+                            const LossConfig& cfg, const BatchTotals* totals = nullptr) {
+  Assignment<T> a = assign_targets<T>(maps, targets, anchors_px, strides, cfg);
+  return yolo_loss_assigned<T>(maps, std::move(a.levels), a.na, cfg, nullptr, totals);
 }
 
 }  // namespace yolite::loss

@@ -108,7 +108,7 @@ class BatchNorm2d : public Module<T> {
     YOLITE_CHECK(x.shape().ndim() == 4 && x.shape()[1] == c, "BatchNorm2d(", c,
                  "): input must be [B,", c, ",H,W], got ", x.shape().str());
     return ag::batch_norm2d(x, weight, bias, running_mean, running_var, &num_batches_tracked,
-                            this->is_training(), momentum, eps);
+                            this->is_training(), momentum, eps, sync);
   }
 
   Var<T> weight, bias;
@@ -116,6 +116,9 @@ class BatchNorm2d : public Module<T> {
   int64_t num_batches_tracked = 0;
   const int c;
   const double eps, momentum;
+  // Sync-BN: training statistics over every process of a data-parallel job (set_sync_bn);
+  // nullptr: this process's batch.
+  const ops::BnSync* sync = nullptr;
 
  protected:
   void reset_parameters(Rng&) override {
@@ -155,7 +158,7 @@ class Conv : public Module<T> {
                  ") input must be [B,", bn->c, ",H,W], got ", y.shape().str());
     return ag::batch_norm_silu2d(y, bn->weight, bn->bias, bn->running_mean, bn->running_var,
                                  &bn->num_batches_tracked, bn->is_training(), bn->momentum,
-                                 bn->eps);
+                                 bn->eps, bn->sync);
   }
   int c1() const { return conv->c1; }
   int c2() const { return conv->c2; }
@@ -211,6 +214,14 @@ int fuse_conv_bn(Module<T>& m) {
   int n = 0;
   for (auto& [name, child] : m.children()) n += fuse_conv_bn(*child);
   return n;
+}
+
+// Sync-BN for every BatchNorm2d under `root` (nullptr turns it off). `sync` must outlive the
+// forward and backward passes that use it.
+template <class T>
+void set_sync_bn(Module<T>& root, const ops::BnSync* sync) {
+  if (auto* bn = dynamic_cast<BatchNorm2d<T>*>(&root)) bn->sync = sync;
+  for (auto& [name, child] : root.children()) set_sync_bn(*child, sync);
 }
 
 }  // namespace yolite::nn

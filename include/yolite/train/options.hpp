@@ -11,6 +11,10 @@
 
 #include "../core/error.hpp"
 
+namespace yolite::dist {
+class Comm;  // dist/comm.hpp
+}
+
 namespace yolite::train {
 
 struct TrainOptions {
@@ -45,6 +49,10 @@ struct TrainOptions {
   bool plots = true;                    // write the pictures of the run
   bool tensorboard = true;              // TensorBoard event files in the run folder
   bool verbose = true;                  // progress bars and tables on stdout
+  bool sync_bn = false;                 // data-parallel: BatchNorm statistics over all ranks
+  // Data-parallel training: the ranks training together (dist/comm.hpp; nullptr = this process
+  // alone). Each takes a slice of every batch; `batch` stays the whole batch. Not saved.
+  dist::Comm* comm = nullptr;
 
   void validate() const {
     YOLITE_CHECK(epochs >= 1, "--epochs must be >= 1, got ", epochs);

@@ -22,7 +22,7 @@ inline nlohmann::json to_json(const TrainOptions& o) {
           {"nosave", o.nosave},       {"single_cls", o.single_cls},
           {"multi_scale", o.multi_scale}, {"rect", o.rect},
           {"threads", o.threads},     {"plots", o.plots}, {"tensorboard", o.tensorboard},
-          {"bf16", o.bf16}};
+          {"bf16", o.bf16},           {"sync_bn", o.sync_bn}};
 }
 
 inline TrainOptions options_from_json(const nlohmann::json& j) {
@@ -39,7 +39,7 @@ inline TrainOptions options_from_json(const nlohmann::json& j) {
   get("cache", o.cache), get("noval", o.noval), get("nosave", o.nosave);
   get("single_cls", o.single_cls), get("multi_scale", o.multi_scale), get("rect", o.rect);
   get("threads", o.threads), get("plots", o.plots), get("bf16", o.bf16);
-  get("tensorboard", o.tensorboard);
+  get("tensorboard", o.tensorboard), get("sync_bn", o.sync_bn);
   return o;
 }
 

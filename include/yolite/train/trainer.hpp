@@ -21,6 +21,17 @@
 // its EMA, the optimizer state, pending accumulated gradients and the options, so --resume
 // continues bit for bit (same seed and thread count) where the last complete epoch ended.
 //
+// Data-parallel (options.comm: several ranks, e.g. `mpirun -np N yolite train`): every rank
+// holds the same model and takes its slice of each batch (data/loader.hpp, `batch` is the whole
+// batch). The loss is normalised by the whole batch's images and positives (the ranks' image
+// and positive counts are summed first; loss/yolo_loss.hpp), so the ranks' gradients add up to
+// the whole batch's; they are summed in rank order (dist/comm.hpp) before each optimizer step,
+// and clipping, the optimizer and the EMA then run identically on every rank. BatchNorm uses
+// each rank's slice, with rank 0's running statistics given to all before each forward (as
+// PyTorch's DDP does), or with sync_bn the whole batch's statistics (ops/cpu/batchnorm.hpp).
+// Validation is shared by the ranks (train/validate.hpp); rank 0 alone prints, plots, logs and
+// writes checkpoints, with the pending gradients summed, so a run resumes on any rank count.
+//
 // The class comes first: its run() and the list of its steps, all a program that embeds
 // training needs (core/api.hpp); the steps' bodies follow, in the order run() calls them.
 #pragma once
@@ -46,6 +57,7 @@ struct BatchInfo {
   double it_per_s = 0;
 };
 
+// Called on rank 0 only in a data-parallel run (with the whole batch's losses and labels).
 struct Callbacks {
   std::function<void(const BatchInfo&)> on_batch_end;
   std::function<void(const EpochRow&)> on_epoch_end;
@@ -57,6 +69,12 @@ struct TrainResult {
   double best_fitness = 0;
   bool cancelled = false;
   ValResult final_val;  // the best weights on the validation split (unless --noval skipped it)
+  // data-parallel: this rank's seconds in the training loop; of those, in collectives (the
+  // gradient sums, batch counts, sync-BN, rank 0's BN statistics: moving data and waiting for
+  // slower ranks), and of those, moving gradients (each sum timed after all ranks arrived);
+  // the bytes of one gradient sum
+  double train_seconds = 0, comm_seconds = 0, gradient_seconds = 0;
+  int64_t gradient_bytes = 0, gradient_sums = 0;
 };
 
 class Trainer {
@@ -85,13 +103,19 @@ class Trainer {
   void make_run_folder(Run& r);         // only now: a failed start leaves no folder behind
   void make_loader(Run& r);             // the augmenting training loader, validation options
   void start_logging(Run& r);           // labels plot, TensorBoard, report page, results.csv so far
+  void start_run_log(Run& r);           // (rank 0's part of it)
   bool train_one_epoch(Run& r, int epoch);  // false: cancelled inside the epoch
   bool end_epoch(Run& r, int epoch);        // false: early stop, or cancelled at its end
   void finish(Run& r);                  // results.png, checkpoints stripped, best.pt validated
   void log(const std::string& s) const;
+  // data-parallel
+  void sum_gradients(Run& r);           // every rank's gradients, summed in rank order
+  void share_bn_statistics(Run& r);     // rank 0's BatchNorm running statistics to every rank
+  bool agree_cancel(Run& r);            // true when any rank was asked to stop
 
   TrainOptions opt_;
   std::atomic<bool> cancel_{false};
+  bool root_ = true;  // this process prints (rank 0 of a data-parallel job, or alone)
 };
 
 }  // namespace yolite::train
@@ -107,13 +131,16 @@ class Trainer {
 #include <functional>
 #include <memory>
 #include <optional>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 #include <vector>
 
 #include "../core/parallel.hpp"
 #include "../data/dataset_yaml.hpp"
+#include "../dist/comm.hpp"
 #include "../data/fs.hpp"
 #include "../data/loader.hpp"
 #include "../io/checkpoint.hpp"
@@ -179,6 +206,12 @@ inline void print_progress(const BatchInfo& b, double secs) {
   std::fflush(stdout);
 }
 
+inline std::string fixed(double v, int digits = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
 inline std::string format_val_table_short(const ValResult& r) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%22s%11s%11s%11s%11s%11s%11s\n%22s%11d%11d%11.3g%11.3g%11.3g%11.3g\n",
@@ -187,9 +220,11 @@ inline std::string format_val_table_short(const ValResult& r) {
   return buf;
 }
 
+// with_grads: the checkpoint's pending gradients too (a data-parallel run: rank 0 only, as
+// they are the sum over the ranks that wrote them).
 inline void load_training_state(const io::Checkpoint& ck, model::YoloModel& m,
                                 optim::ModelEMA<float>& ema, optim::Optimizer<float>& opt,
-                                const optim::NamedParams<float>& params) {
+                                const optim::NamedParams<float>& params, bool with_grads = true) {
   std::vector<std::pair<std::string, Tensor<float>>> model_sd, ema_sd, opt_sd;
   std::vector<std::pair<std::string, int64_t>> ints;
   for (auto& [n, t] : ck.tensors) {
@@ -204,16 +239,36 @@ inline void load_training_state(const io::Checkpoint& ck, model::YoloModel& m,
   ema.load(ema_sd, ck.meta.value("ema_updates", int64_t(0)));
   opt.load_state_dict(opt_sd);
   for (auto& [n, v] : params)
-    if (auto* g = ck.find("grad." + n)) {
+    if (auto* g = with_grads ? ck.find("grad." + n) : nullptr) {
       Var<float> var = v;
       var.node()->grad_buf().copy_from(*g);
     }
+}
+
+// Runs f on rank 0 only; an error there stops every rank with its message (alone: as it is).
+template <class F>
+void on_root(dist::Comm& comm, F&& f) {
+  if (comm.size() == 1) return f();
+  std::string err;
+  if (comm.is_root()) try {
+      f();
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+  comm.check_all(err);
 }
 
 }  // namespace detail
 
 // The state of one run, filled in step by step.
 struct Trainer::Run {
+  dist::SelfComm alone;
+  dist::Comm* comm = &alone;           // the ranks training together
+  bool data_parallel() const { return comm->size() > 1; }
+  bool talk = true;                    // verbose, and rank 0
+  std::unique_ptr<ops::BnSync> bn_sync;  // --sync-bn over the ranks
+  double comm_seconds = 0;
+  std::vector<float> flat_grads;       // the gradients, flattened for summing
   bool resuming = false;
   io::Checkpoint resume_ck;
   Hyp hyp;
@@ -246,15 +301,20 @@ struct Trainer::Run {
   std::vector<EpochRow> history;
   std::array<double, 3> mloss{};       // this epoch's running mean losses
 
-  // Everything needed to continue: model, EMA, optimizer state, pending gradients, options.
-  io::Checkpoint checkpoint(const TrainOptions& o, int epoch) const {
+  // Everything needed to continue: model, EMA, optimizer state, pending gradients (`grads`:
+  // given instead of this rank's own, the sum over the ranks), options.
+  io::Checkpoint checkpoint(const TrainOptions& o, int epoch,
+                            const std::vector<std::pair<std::string, Tensor<float>>>* grads = nullptr) const {
     io::Checkpoint ck;
     for (auto& [n, t] : model->state_dict()) ck.add(n, t.clone());
     for (auto& [n, p] : model->int_buffers()) ck.add_int(n, *p);
     for (auto& [n, t] : ema->state()) ck.add("ema." + n, t);
     for (auto& [n, t] : opt->state_dict()) ck.add("optim." + n, t);
-    for (auto& [n, v] : params)
-      if (v.grad().defined()) ck.add("grad." + n, v.grad().clone());
+    if (grads)
+      for (auto& [n, g] : *grads) ck.add("grad." + n, g);
+    else
+      for (auto& [n, v] : params)
+        if (v.grad().defined()) ck.add("grad." + n, v.grad().clone());
     nlohmann::json meta;
     meta["epoch"] = epoch;
     meta["best_fitness"] = best_fitness;
@@ -280,7 +340,10 @@ struct Trainer::Run {
 // The steps are declared, with what each does, in the class above.
 YOLITE_API TrainResult Trainer::run() {
   Run r;
+  if (opt_.comm) r.comm = opt_.comm;
+  root_ = r.comm->is_root();
   read_resume_checkpoint(r);
+  r.talk = opt_.verbose && root_;
   opt_.validate();
   set_threads(opt_.threads);
   FlushDenormalsGuard ftz;  // denormals -> 0 on the compute threads for the whole run
@@ -312,10 +375,12 @@ YOLITE_API void Trainer::read_resume_checkpoint(Run& r) {
                ": not a resumable yolite training checkpoint (no options or epoch inside)");
   YOLITE_CHECK(r.resume_ck.meta.value("resumable", false), opt_.resume,
                ": this checkpoint was stripped at the end of training; nothing to resume");
-  std::string keep = opt_.resume;
+  const TrainOptions given = opt_;
   opt_ = options_from_json(r.resume_ck.meta["opt"]);
-  opt_.resume = keep;
+  opt_.resume = given.resume;
   opt_.exist_ok = true;
+  opt_.comm = given.comm;  // the ranks of this run, however many wrote the checkpoint
+  opt_.verbose = given.verbose;
 }
 
 YOLITE_API void Trainer::load_hyperparameters(Run& r) {
@@ -367,6 +432,23 @@ YOLITE_API void Trainer::build_model(Run& r) {
     log(str("Transferred ", rep.loaded.size(), "/", rep.total, " items from ", opt_.weights,
             rep.mismatched.empty() ? "" : str(" (", rep.mismatched.size(), " with another shape, e.g. the Detect head for ", r.nc, " classes)"), "\n"));
   }
+  if (opt_.sync_bn && r.data_parallel()) {
+    r.bn_sync = std::make_unique<ops::BnSync>();
+    r.bn_sync->gather = [&r](const std::vector<double>& v) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<double> all;
+      for (const std::string& part :
+           r.comm->allgather(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double)))) {
+        YOLITE_CHECK(part.size() == v.size() * sizeof(double), "sync-BN: the ranks' batch norms differ in size");
+        const size_t at = all.size();
+        all.resize(at + v.size());
+        std::memcpy(all.data() + at, part.data(), part.size());
+      }
+      r.comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return all;
+    };
+    nn::set_sync_bn(*r.model, r.bn_sync.get());
+  }
   r.gs = std::max(int(r.model->max_stride()), 32);
   r.imgsz = data::round_up_to_stride(opt_.imgsz, r.gs);
   if (r.imgsz != opt_.imgsz)
@@ -411,7 +493,7 @@ YOLITE_API void Trainer::build_optimizer(Run& r) {
 
 YOLITE_API void Trainer::restore_training_state(Run& r) {
   if (!r.resuming) return;
-  detail::load_training_state(r.resume_ck, *r.model, *r.ema, *r.opt, r.params);
+  detail::load_training_state(r.resume_ck, *r.model, *r.ema, *r.opt, r.params, root_);
   r.start_epoch = r.resume_ck.meta["epoch"].get<int>() + 1;
   r.best_fitness = r.resume_ck.meta.value("best_fitness", 0.0);
   r.best_epoch = r.resume_ck.meta.value("best_epoch", 0);
@@ -424,17 +506,22 @@ YOLITE_API void Trainer::restore_training_state(Run& r) {
 }
 
 YOLITE_API void Trainer::make_run_folder(Run& r) {
-  r.save_dir = r.resuming ? std::filesystem::path(opt_.resume).parent_path().parent_path()
-                          : make_run_dir(opt_.project, opt_.name, opt_.exist_ok);
+  detail::on_root(*r.comm, [&] {  // rank 0 writes; the others learn where
+    r.save_dir = r.resuming ? std::filesystem::path(opt_.resume).parent_path().parent_path()
+                            : make_run_dir(opt_.project, opt_.name, opt_.exist_ok);
+    std::filesystem::create_directories(r.save_dir / "weights");
+    if (!r.resuming) {
+      data::write_file_atomic(r.save_dir / "hyp.yaml", hyp_to_yaml(r.hyp));
+      data::write_file_atomic(r.save_dir / "opt.yaml", data::to_yaml(data::yaml_from_json(to_json(opt_))));
+    }
+  });
+  std::string dir = r.save_dir.string();
+  r.comm->broadcast(dir);
+  r.save_dir = dir;
   r.wdir = r.save_dir / "weights";
-  std::filesystem::create_directories(r.wdir);
   r.res.save_dir = r.save_dir;
   r.res.last = r.wdir / "last.pt";
   r.res.best = r.wdir / "best.pt";
-  if (!r.resuming) {
-    data::write_file_atomic(r.save_dir / "hyp.yaml", hyp_to_yaml(r.hyp));
-    data::write_file_atomic(r.save_dir / "opt.yaml", data::to_yaml(data::yaml_from_json(to_json(opt_))));
-  }
 }
 
 YOLITE_API void Trainer::make_loader(Run& r) {
@@ -450,6 +537,7 @@ YOLITE_API void Trainer::make_loader(Run& r) {
   lo.seed = opt_.seed;
   lo.cache_ram = opt_.cache == "ram" || opt_.cache == "disk";
   lo.stride = r.gs;
+  lo.slice = r.comm->rank(), lo.slices = r.comm->size();  // data-parallel: this rank's part of each batch
   r.loader = std::make_unique<data::Loader>(r.train_set, lo);
   for (auto& f : r.loader->failures()) log("WARNING: skipping " + f + "\n");
   r.nb = r.loader->num_batches();
@@ -463,9 +551,20 @@ YOLITE_API void Trainer::make_loader(Run& r) {
   r.vo.workers = lo.workers;
   r.vo.single_cls = opt_.single_cls;
   r.vo.loss = r.lc;
+  r.vo.comm = r.comm;  // every rank validates a share of the batches
 }
 
 YOLITE_API void Trainer::start_logging(Run& r) {
+  if (r.data_parallel())
+    log(str("Data-parallel: ", r.comm->size(), " ranks, each ", opt_.batch / r.comm->size(), "-",
+            (opt_.batch + r.comm->size() - 1) / r.comm->size(), " images of every batch of ", opt_.batch,
+            ", BatchNorm statistics ", opt_.sync_bn ? "over all ranks (--sync-bn)" : "per rank (rank 0's running statistics)",
+            "\n"));
+  detail::on_root(*r.comm, [&] { start_run_log(r); });
+}
+
+// Rank 0's part of start_logging: the labels plot, TensorBoard, report page, results.csv.
+YOLITE_API void Trainer::start_run_log(Run& r) {
   if (opt_.plots && !r.resuming) plot_labels(r.train_set, r.names, r.save_dir / "labels.jpg");
   log(str("Image sizes ", r.imgsz, " train, ", r.imgsz, " val\nUsing ", r.lo.workers,
           " dataloader workers, ", max_threads(), " compute threads\nLogging results to ",
@@ -503,13 +602,20 @@ YOLITE_API void Trainer::start_logging(Run& r) {
 // step with an EMA update every 64 images. False when cancelled before the epoch's end.
 YOLITE_API bool Trainer::train_one_epoch(Run& r, int epoch) {
   using clock = std::chrono::steady_clock;
+  auto timed = [&r](auto&& f) {  // a collective, counted as communication
+    const auto t0 = clock::now();
+    f();
+    r.comm_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+  };
+  const bool dp = r.data_parallel();
   r.model->train();
   r.loader->start_epoch(epoch);
   r.mloss = {};
   data::Batch b;
   int64_t i = 0;
+  bool stop = false;
   auto t_epoch = clock::now();
-  if (opt_.verbose)
+  if (r.talk)
     std::printf("\n%11s%11s%11s%11s%11s%11s%11s\n", "Epoch", "GPU_mem", "box_loss",
                 "obj_loss", "cls_loss", "Instances", "Size");
   while (r.loader->next(b)) {
@@ -521,39 +627,75 @@ YOLITE_API bool Trainer::train_one_epoch(Run& r, int epoch) {
       accumulate = w.accumulate;
     }
     Tensor<float> images = b.images;
-    if (opt_.multi_scale) images = detail::random_rescale(images, r.imgsz, r.gs, opt_.seed, ni);
-    auto raw = r.model->forward_raw(Var<float>(images));
-    auto out = loss::yolo_loss<float>(raw, b.targets, r.anchors, r.model->stride(), r.lc);
-    out.total.backward();
-    if (ni - r.last_opt_step >= accumulate) {
-      optim::clip_grad_norm(r.params, 10.0);
-      r.opt->step();
-      r.opt->zero_grad();
-      r.ema->update(r.model->state_dict());
-      r.last_opt_step = ni;
+    // the whole batch: its images, and whether some rank has none of them (all skip it then)
+    std::array<double, 2> whole{double(images.size(0)), images.size(0) == 0 ? 1.0 : 0.0};
+    if (dp) timed([&] { r.comm->allreduce_sum(whole.data(), whole.size()); });
+    std::array<double, 3> items{};
+    double instances = double(b.targets.size(0));
+    if (whole[1] > 0) {
+      log(str("WARNING: epoch ", epoch, " batch ", i, ": ", dp ? "a rank has" : "there are",
+              " no readable images in it; skipped\n"));
+    } else {
+      if (opt_.multi_scale) images = detail::random_rescale(images, r.imgsz, r.gs, opt_.seed, ni);
+      if (dp && !opt_.sync_bn) share_bn_statistics(r);
+      auto raw = r.model->forward_raw(Var<float>(images));
+      auto as = loss::assign_targets<float>(raw, b.targets, r.anchors, r.model->stride(), r.lc);
+      loss::BatchTotals totals;
+      if (dp) {  // normalise by the whole batch: the ranks' losses add up to its loss
+        totals.images = int64_t(whole[0]);
+        totals.positives = as.counts();
+        timed([&] { r.comm->allreduce_sum(totals.positives.data(), totals.positives.size()); });
+      }
+      auto out = loss::yolo_loss_assigned<float>(raw, std::move(as.levels), as.na, r.lc, nullptr,
+                                                 dp ? &totals : nullptr);
+      out.total.backward();
+      if (ni - r.last_opt_step >= accumulate) {
+        if (dp) sum_gradients(r);
+        optim::clip_grad_norm(r.params, 10.0);
+        r.opt->step();
+        r.opt->zero_grad();
+        r.ema->update(r.model->state_dict());
+        r.last_opt_step = ni;
+      }
+      items = out.items;
     }
+    // the whole batch's losses and labels; stop when any rank was asked to
+    std::array<double, 5> tally{items[0], items[1], items[2], instances, cancel_.load() ? 1.0 : 0.0};
+    if (dp) timed([&] { r.comm->allreduce_sum(tally.data(), tally.size()); });
+    stop = tally[4] > 0;
     for (int k = 0; k < 3; ++k)
-      r.mloss[size_t(k)] = (r.mloss[size_t(k)] * double(i) + out.items[size_t(k)]) / double(i + 1);
+      r.mloss[size_t(k)] = (r.mloss[size_t(k)] * double(i) + tally[size_t(k)]) / double(i + 1);
     for (int k = 0; k < 3; ++k)
-      YOLITE_CHECK(std::isfinite(out.items[size_t(k)]), "training diverged at epoch ", epoch,
-                   " batch ", i, ": loss is ", out.items[size_t(k)],
+      YOLITE_CHECK(std::isfinite(tally[size_t(k)]), "training diverged at epoch ", epoch,
+                   " batch ", i, ": loss is ", tally[size_t(k)],
                    " (try a lower --hyp lr0 or check the labels)");
     ++i;
     BatchInfo bi;
     bi.epoch = epoch, bi.epochs = opt_.epochs, bi.batch = i, bi.batches = r.nb;
-    bi.mean_loss = r.mloss, bi.instances = int(b.targets.size(0)), bi.imgsz = int(images.size(3));
+    bi.mean_loss = r.mloss, bi.instances = int(tally[3]), bi.imgsz = int(images.size(3));
     double secs = std::chrono::duration<double>(clock::now() - t_epoch).count();
     bi.it_per_s = secs > 0 ? double(i) / secs : 0;
-    if (opt_.verbose) detail::print_progress(bi, secs);
-    if (callbacks.on_batch_end) callbacks.on_batch_end(bi);
-    if (opt_.plots && epoch == r.start_epoch && i <= 3 && !r.resuming) {
+    if (r.talk) detail::print_progress(bi, secs);
+    if (root_ && callbacks.on_batch_end) callbacks.on_batch_end(bi);
+    if (root_ && opt_.plots && epoch == r.start_epoch && i <= 3 && !r.resuming && images.size(0) > 0) {
       plot_batch(b.images, b.targets, r.names, r.save_dir / str("train_batch", i - 1, ".jpg"));
       r.run_log->picture(r.save_dir / str("train_batch", i - 1, ".jpg"), 0);
     }
-    if (cancel_.load()) break;
+    if (stop) break;
   }
-  if (opt_.verbose) std::printf("\n");
-  if (cancel_.load() && i < r.nb) {
+  if (r.talk) std::printf("\n");
+  r.res.train_seconds += std::chrono::duration<double>(clock::now() - t_epoch).count();
+  r.res.comm_seconds = r.comm_seconds;
+  if (dp) {
+    const double t = std::max(r.res.train_seconds, 1e-9);
+    const double per_sum = r.res.gradient_seconds / double(std::max<int64_t>(r.res.gradient_sums, 1));
+    log(str("Data-parallel: ", r.comm->size(), " ranks; rank 0 spent ", int(std::lround(100 * r.comm_seconds / t)),
+            "% of its training time in communication, ", int(std::lround(100 * r.res.gradient_seconds / t)),
+            "% summing gradients (", r.res.gradient_bytes, " bytes per optimizer step, ", detail::fixed(1e3 * per_sum),
+            " ms each), the rest waiting for the other ranks and in small exchanges (", detail::fixed(r.comm_seconds),
+            " and ", detail::fixed(r.res.gradient_seconds), " of ", detail::fixed(t), " s so far)\n"));
+  }
+  if (stop && i < r.nb) {
     // an incomplete epoch: keep the last complete state on disk (last.pt of the previous
     // epoch) -- resuming repeats this epoch from its start, exactly.
     r.res.cancelled = true;
@@ -563,11 +705,68 @@ YOLITE_API bool Trainer::train_one_epoch(Run& r, int epoch) {
   return true;
 }
 
+// Data-parallel: every rank's gradients, flattened in parameter order and summed in rank order
+// (the same bits on every rank), written back. Every rank has the same parameters with
+// gradients: they all ran the same model on their slices.
+YOLITE_API void Trainer::sum_gradients(Run& r) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  std::vector<float>& flat = r.flat_grads;  // kept between steps: no fresh pages every step
+  flat.clear();
+  for (auto& [n, v] : r.params)
+    if (v.requires_grad() && v.grad().defined())
+      flat.insert(flat.end(), v.grad().data(), v.grad().data() + v.grad().numel());
+  r.comm->allgather("");  // every rank here: what follows is moving the data, not waiting
+  const auto t1 = clock::now();
+  r.comm->allreduce_sum(flat.data(), flat.size());
+  r.res.gradient_seconds += std::chrono::duration<double>(clock::now() - t1).count();
+  ++r.res.gradient_sums;
+  size_t at = 0;
+  for (auto& [n, v] : r.params)
+    if (v.requires_grad() && v.grad().defined()) {
+      std::memcpy(v.grad().data(), flat.data() + at, size_t(v.grad().numel()) * sizeof(float));
+      at += size_t(v.grad().numel());
+    }
+  r.res.gradient_bytes = int64_t(flat.size() * sizeof(float));
+  r.comm_seconds += std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// Data-parallel without sync-BN: rank 0's BatchNorm running statistics on every rank before
+// each forward (what DDP's broadcast_buffers does), so the ranks' models, EMAs and
+// checkpoints stay identical while each normalises with its own slice's statistics.
+YOLITE_API void Trainer::share_bn_statistics(Run& r) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ends_with = [](const std::string& n, std::string_view e) {
+    return n.size() >= e.size() && n.compare(n.size() - e.size(), e.size(), e) == 0;
+  };
+  std::vector<Tensor<float>> bufs;  // sharing the model's storage
+  for (auto& [n, t] : r.model->state_dict())
+    if (ends_with(n, ".running_mean") || ends_with(n, ".running_var")) bufs.push_back(t);
+  std::string bytes;
+  if (root_)
+    for (auto& t : bufs) bytes.append(reinterpret_cast<const char*>(t.data()), size_t(t.numel()) * sizeof(float));
+  r.comm->broadcast(bytes);
+  size_t at = 0;
+  for (auto& t : bufs) {
+    const size_t k = size_t(t.numel()) * sizeof(float);
+    YOLITE_CHECK(at + k <= bytes.size(), "data-parallel: rank 0's BatchNorm statistics do not fit this model");
+    std::memcpy(t.data(), bytes.data() + at, k);
+    at += k;
+  }
+  r.comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+YOLITE_API bool Trainer::agree_cancel(Run& r) {
+  double c = cancel_.load() ? 1.0 : 0.0;
+  r.comm->allreduce_sum(&c, 1);
+  return c > 0;
+}
+
 // After an epoch: lr schedule step, validation of the EMA weights, fitness, results.csv,
 // checkpoints. False when training stops here (no improvement for --patience epochs, or
 // cancelled during the epoch's last batch).
 YOLITE_API bool Trainer::end_epoch(Run& r, int epoch) {
-  const bool cancelled = cancel_.load();
+  const bool cancelled = r.data_parallel() ? agree_cancel(r) : cancel_.load();
   EpochRow row;
   row.epoch = epoch;
   row.train_loss = r.mloss;
@@ -576,8 +775,8 @@ YOLITE_API bool Trainer::end_epoch(Run& r, int epoch) {
   const bool final_epoch = epoch + 1 == opt_.epochs;
   r.ema->copy_to(r.ema_model->state_dict());
   if ((!opt_.noval || final_epoch) && !r.val_set.samples.empty()) {
-    ValResult vr = validate(*r.ema_model, r.val_set, r.vo);
-    if (opt_.verbose) std::printf("%s", detail::format_val_table_short(vr).c_str());
+    ValResult vr = validate(*r.ema_model, r.val_set, r.vo);  // shared by the ranks, the same on each
+    if (r.talk) std::printf("%s", detail::format_val_table_short(vr).c_str());
     row.precision = vr.metrics.mp, row.recall = vr.metrics.mr;
     row.map50 = vr.metrics.map50, row.map = vr.metrics.map;
     row.val_loss = vr.loss;
@@ -585,20 +784,39 @@ YOLITE_API bool Trainer::end_epoch(Run& r, int epoch) {
   double fi = 0.1 * row.map50 + 0.9 * row.map;
   bool is_best = fi > r.best_fitness || epoch == 0;
   if (is_best) r.best_fitness = std::max(r.best_fitness, fi), r.best_epoch = epoch;
-  append_results_csv(r.save_dir / "results.csv", row);
   r.history.push_back(row);
-  r.run_log->epoch_end(r.history);
-  if (callbacks.on_epoch_end) callbacks.on_epoch_end(row);
-  if (!opt_.nosave || final_epoch) {
-    io::Checkpoint ck = r.checkpoint(opt_, epoch);
-    // last.pt goes last: a kill between these writes leaves last.pt at the previous epoch,
-    // and the resumed run redoes this epoch and rewrites best.pt identically (written after
-    // last.pt, a kill here would leave best.pt missing or stale for good).
-    if (is_best) io::save_checkpoint(r.res.best.string(), ck);
-    if (opt_.save_period > 0 && (epoch + 1) % opt_.save_period == 0)
-      io::save_checkpoint((r.wdir / str("epoch", epoch, ".pt")).string(), ck);
-    io::save_checkpoint(r.res.last.string(), ck);
+  // data-parallel: the checkpoint holds the pending gradients of all ranks, summed
+  std::optional<std::vector<std::pair<std::string, Tensor<float>>>> summed;
+  if (r.data_parallel() && (!opt_.nosave || final_epoch)) {
+    summed.emplace();
+    std::vector<float> flat;
+    for (auto& [n, v] : r.params)
+      if (v.grad().defined()) flat.insert(flat.end(), v.grad().data(), v.grad().data() + v.grad().numel());
+    r.comm->allreduce_sum(flat.data(), flat.size());
+    size_t at = 0;
+    for (auto& [n, v] : r.params)
+      if (v.grad().defined()) {
+        Tensor<float> g(v.grad().shape());
+        std::memcpy(g.data(), flat.data() + at, size_t(g.numel()) * sizeof(float));
+        at += size_t(g.numel());
+        summed->emplace_back(n, std::move(g));
+      }
   }
+  detail::on_root(*r.comm, [&] {
+    append_results_csv(r.save_dir / "results.csv", row);
+    r.run_log->epoch_end(r.history);
+    if (callbacks.on_epoch_end) callbacks.on_epoch_end(row);
+    if (!opt_.nosave || final_epoch) {
+      io::Checkpoint ck = r.checkpoint(opt_, epoch, summed ? &*summed : nullptr);
+      // last.pt goes last: a kill between these writes leaves last.pt at the previous epoch,
+      // and the resumed run redoes this epoch and rewrites best.pt identically (written after
+      // last.pt, a kill here would leave best.pt missing or stale for good).
+      if (is_best) io::save_checkpoint(r.res.best.string(), ck);
+      if (opt_.save_period > 0 && (epoch + 1) % opt_.save_period == 0)
+        io::save_checkpoint((r.wdir / str("epoch", epoch, ".pt")).string(), ck);
+      io::save_checkpoint(r.res.last.string(), ck);
+    }
+  });
   r.res.epochs_done = epoch + 1;
   if (opt_.patience > 0 && epoch - r.best_epoch >= opt_.patience) {
     log(str("Stopping training early as no improvement observed in last ", opt_.patience,
@@ -614,10 +832,11 @@ YOLITE_API bool Trainer::end_epoch(Run& r, int epoch) {
 }
 
 // YOLOv5's final step: validate best.pt with plots, then strip both checkpoints down to the
-// EMA weights (no optimizer state, not resumable).
+// EMA weights (no optimizer state, not resumable). Rank 0 alone, in a data-parallel run.
 YOLITE_API void Trainer::finish(Run& r) {
   TrainResult& res = r.res;
   res.best_fitness = r.best_fitness;
+  if (!root_) return;
   if (opt_.plots && !r.history.empty()) plot_results(r.history, r.save_dir / "results.png");
   if (!res.cancelled && std::filesystem::exists(res.best)) {
     strip_checkpoint(res.last.string(), res.last.string());
@@ -628,9 +847,10 @@ YOLITE_API void Trainer::finish(Run& r) {
       ValOptions fo = r.vo;
       fo.keep_detections = opt_.plots;
       fo.loss.reset();
+      fo.comm = nullptr;
       log(str("\nValidating ", res.best.string(), "...\n"));
       res.final_val = validate(*best_model, r.val_set, fo);
-      if (opt_.verbose) std::printf("%s", format_val_table(res.final_val, r.names).c_str());
+      if (r.talk) std::printf("%s", format_val_table(res.final_val, r.names).c_str());
       if (opt_.plots) plot_validation(res.final_val, r.names, r.save_dir);
     }
     log(str(res.epochs_done - r.start_epoch, " epochs completed. Results saved to ",
@@ -640,7 +860,7 @@ YOLITE_API void Trainer::finish(Run& r) {
 }
 
 YOLITE_API void Trainer::log(const std::string& s) const {
-  if (opt_.verbose) {
+  if (opt_.verbose && root_) {
     std::fputs(s.c_str(), stdout);
     std::fflush(stdout);
   }

@@ -10,6 +10,9 @@
 // eval: normalise with the running statistics; nothing is updated.
 // y = (x - mean) / sqrt(var + eps) * gamma + beta. YOLOv5: eps 1e-3, momentum 0.03.
 // Backward is exact in both modes (training: also through the batch statistics).
+// sync (sync-BN, ops/cpu/batchnorm.hpp): in training, the statistics and the backward sums are
+// those of the whole batch spread over the processes of a data-parallel job; x holds this
+// process's images. nullptr (the default): x is the whole batch.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -32,7 +35,7 @@ template <class T>
 BnDims bn_statistics(const char* op, const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
                      Tensor<T>& running_mean, Tensor<T>& running_var,
                      int64_t* num_batches_tracked, bool training, double momentum, double eps,
-                     Tensor<T>& mean, Tensor<T>& invstd) {
+                     Tensor<T>& mean, Tensor<T>& invstd, const ops::BnSync* sync = nullptr) {
   YOLITE_CHECK(x.defined() && gamma.defined() && beta.defined(), "ag::", op,
                ": undefined input, gamma or beta");
   const Shape& xs = x.shape();
@@ -45,14 +48,17 @@ BnDims bn_statistics(const char* op, const Var<T>& x, const Var<T>& gamma, const
                xs.str(), " needs running_mean and running_var of shape ", cs.str(), ", got ",
                running_mean.shape().str(), " and ", running_var.shape().str());
   const BnDims d{int(xs[0]), int(xs[1]), xs[2] * xs[3]};
-  const int64_t M = int64_t(d.N) * d.HW;
+  int64_t M = int64_t(d.N) * d.HW;
   mean = Tensor<T>(cs);
   invstd = Tensor<T>(cs);
   if (training) {
-    YOLITE_CHECK(M > 1, "ag::", op, ": training needs more than one value per channel, input ",
-                 xs.str());
     Tensor<T> var(cs);
-    ops::batchnorm_stats(x.value().data(), d.N, d.C, d.HW, mean.data(), var.data());
+    if (sync)
+      M = int64_t(ops::batchnorm_stats_synced(x.value().data(), d.N, d.C, d.HW, *sync, mean.data(), var.data()));
+    else
+      ops::batchnorm_stats(x.value().data(), d.N, d.C, d.HW, mean.data(), var.data());
+    YOLITE_CHECK(M > 1, "ag::", op, ": training needs more than one value per channel, input ",
+                 xs.str(), sync ? " on every process together" : "");
     const double unbias = double(M) / double(M - 1);
     for (int c = 0; c < d.C; ++c) {
       invstd[c] = T(1.0 / std::sqrt(double(var[c]) + eps));
@@ -74,11 +80,12 @@ BnDims bn_statistics(const char* op, const Var<T>& x, const Var<T>& gamma, const
 template <class T>
 Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
                     Tensor<T>& running_mean, Tensor<T>& running_var, int64_t* num_batches_tracked,
-                    bool training, double momentum = 0.03, double eps = 1e-3) {
+                    bool training, double momentum = 0.03, double eps = 1e-3,
+                    const ops::BnSync* sync = nullptr) {
   Tensor<T> mean, invstd;
   const detail::BnDims d =
       detail::bn_statistics("batch_norm2d", x, gamma, beta, running_mean, running_var,
-                            num_batches_tracked, training, momentum, eps, mean, invstd);
+                            num_batches_tracked, training, momentum, eps, mean, invstd, sync);
   const int N = d.N, C = d.C;
   const int64_t HW = d.HW;
   const Shape& xs = x.shape();
@@ -93,7 +100,7 @@ Var<T> batch_norm2d(const Var<T>& x, const Var<T>& gamma, const Var<T>& beta,
     Tensor<T>* gb = grad_of(self, 2);
     ops::batchnorm_backward(xv.data(), self.grad.data(), N, C, HW, mean.data(), invstd.data(),
                             gv.data(), training, gx ? gx->data() : nullptr,
-                            gg ? gg->data() : nullptr, gb ? gb->data() : nullptr);
+                            gg ? gg->data() : nullptr, gb ? gb->data() : nullptr, sync);
   });
 }
 

@@ -73,10 +73,12 @@ void batchnorm_silu_forward(const T* x, int N, int C, int64_t HW, const T* mean,
 }
 
 // accumulate_dx = false: dx is written (=) instead of added to (dgamma, dbeta still +=).
+// sync: the whole batch's sums over the processes of a data-parallel job (batchnorm.hpp).
 template <class T>
 void batchnorm_silu_backward(const T* x, const T* dy, int N, int C, int64_t HW, const T* mean,
                              const T* invstd, const T* gamma, const T* beta, bool training,
-                             T* dx, T* dgamma, T* dbeta, bool accumulate_dx = true) {
+                             T* dx, T* dgamma, T* dbeta, bool accumulate_dx = true,
+                             const BnSync* sync = nullptr) {
   const double M = double(N) * double(HW);
   // pass 1: per plane sum(dz) and sum(dz * (x - mean))
   std::vector<double> s1(size_t(N) * C), s2(size_t(N) * C);
@@ -98,7 +100,7 @@ void batchnorm_silu_backward(const T* x, const T* dy, int N, int C, int64_t HW, 
   });
   // per channel: dx += ka*dz + kb*(x - mean) + kd   (batchnorm_backward's coefficients)
   std::vector<T> ca(static_cast<size_t>(C)), cb(static_cast<size_t>(C)), cd(static_cast<size_t>(C));
-  detail::backward_coefficients(s1, s2, N, C, M, invstd, gamma, training, dgamma, dbeta, ca, cb, cd);
+  detail::backward_coefficients(s1, s2, N, C, M, invstd, gamma, training, dgamma, dbeta, ca, cb, cd, sync);
   if (!dx) return;
   // pass 2: dz recomputed from x and dy
   for_planes(int64_t(N) * C, HW, [&](int64_t p) {
