@@ -7,6 +7,8 @@
 #   yolite_cuda_flags   INTERFACE target with our own warning flags for .cu files
 #                       (host side -Wall -Wextra; with YOLITE_WERROR nvcc's --Werror all-warnings
 #                       and the host compiler's -Werror).
+#   yolite::nccl        INTERFACE target, when NCCL is installed (it comes with the CUDA toolkit):
+#                       yolite::cuda + libnccl + YOLITE_HAVE_NCCL=1, for dist/nccl.hpp.
 # Architectures: CMAKE_CUDA_ARCHITECTURES if the user sets it, else "80;90" (A100, H100/H200).
 # Only cudart is used: no cuDNN, no cuBLAS -- the kernels are our own.
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
@@ -40,6 +42,20 @@ target_compile_definitions(yolite_cuda INTERFACE YOLITE_CUDA=1)
 # C++ files, so pass it to the host compiler of .cu files here.
 target_compile_options(yolite_cuda INTERFACE
   $<$<COMPILE_LANGUAGE:CUDA>:-diag-suppress=20012,20015 -Xcompiler=-fopenmp>)
+
+# NCCL: device-buffer sums over the ranks of a job (dist/nccl.hpp).
+find_path(YOLITE_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+find_library(YOLITE_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+if(YOLITE_NCCL_INCLUDE_DIR AND YOLITE_NCCL_LIBRARY)
+  add_library(yolite_nccl INTERFACE)
+  add_library(yolite::nccl ALIAS yolite_nccl)
+  target_link_libraries(yolite_nccl INTERFACE yolite_cuda ${YOLITE_NCCL_LIBRARY})
+  target_include_directories(yolite_nccl INTERFACE ${YOLITE_NCCL_INCLUDE_DIR})
+  target_compile_definitions(yolite_nccl INTERFACE YOLITE_HAVE_NCCL=1)
+  message(STATUS "yolite: NCCL for device sums over ranks (${YOLITE_NCCL_LIBRARY})")
+else()
+  message(STATUS "yolite: no NCCL (nccl.h and libnccl not found beside the CUDA toolkit)")
+endif()
 
 add_library(yolite_cuda_flags INTERFACE)
 target_compile_options(yolite_cuda_flags INTERFACE
