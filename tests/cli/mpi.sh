@@ -9,7 +9,8 @@
 #          associative (a thread-count change moves the bits the same way); without --sync-bn
 #          each rank normalises by its own 8 images and the weights differ by far more. A run
 #          with pending accumulated gradients resumes on the other rank count (2 -> 1, 1 -> 2)
-#          and ends where the run it continues ends, within 1e-4 after 16 more steps;
+#          and ends where the run it continues ends, within 1e-4 after 16 more steps; a last
+#          batch with fewer images than ranks is skipped with a warning;
 #   a rank killed mid-training stops the job; a rank that hangs makes the others stop after
 #   YOLITE_MPI_TIMEOUT seconds with a line naming the wait; an error (a missing weights file)
 #   stops the job with one line per rank. None of them hangs.
@@ -65,6 +66,13 @@ if "$Y" compare runs/one/weights/epoch1.pt runs/own/weights/epoch1.pt --prefix m
   cat own.cmp; fail "train: without --sync-bn the weights should differ by more than 1e-5 (the tolerance tells nothing)"
 fi
 echo "train: 2 ranks x 8 (--sync-bn) within 1e-5 of 1 process x 16; per-rank BatchNorm: $(cat own.cmp)"
+
+# 3 ranks, batch 10 of 32 images: the last batch (2 images) leaves a rank without any: skipped by
+# all, with a warning, and kept out of the mean losses
+timeout 300 "$MPIRUN" --oversubscribe -np 3 "$Y" "${BASE[@]}" --epochs 1 --batch 10 --noval --name three > three.log 2>&1 ||
+  { cat three.log; fail "train, 3 ranks"; }
+grep -q "batch 3: 2 images for 3 ranks leave a rank without any; skipped" three.log || { cat three.log; fail "train, 3 ranks: no warning for the short batch"; }
+echo "train: 3 ranks skip a last batch with fewer images than ranks, with a warning"
 
 # resume on another rank count, with pending gradients (batch 2: the accumulation over the
 # warm-up leaves gradients pending at the end of epoch 0)

@@ -31,6 +31,8 @@
 // PyTorch's DDP does), or with sync_bn the whole batch's statistics (ops/cpu/batchnorm.hpp).
 // Validation is shared by the ranks (train/validate.hpp); rank 0 alone prints, plots, logs and
 // writes checkpoints, with the pending gradients summed, so a run resumes on any rank count.
+// A batch that leaves some rank without images (a last batch smaller than the rank count) is
+// skipped by all.
 //
 // The class comes first: its run() and the list of its steps, all a program that embeds
 // training needs (core/api.hpp); the steps' bodies follow, in the order run() calls them.
@@ -612,7 +614,7 @@ YOLITE_API bool Trainer::train_one_epoch(Run& r, int epoch) {
   r.loader->start_epoch(epoch);
   r.mloss = {};
   data::Batch b;
-  int64_t i = 0;
+  int64_t i = 0, trained = 0;
   bool stop = false;
   auto t_epoch = clock::now();
   if (r.talk)
@@ -633,8 +635,10 @@ YOLITE_API bool Trainer::train_one_epoch(Run& r, int epoch) {
     std::array<double, 3> items{};
     double instances = double(b.targets.size(0));
     if (whole[1] > 0) {
-      log(str("WARNING: epoch ", epoch, " batch ", i, ": ", dp ? "a rank has" : "there are",
-              " no readable images in it; skipped\n"));
+      log(str(r.talk ? "\n" : "", "WARNING: epoch ", epoch, " batch ", i, ": ",
+              dp ? str(whole[0], " images for ", r.comm->size(), " ranks leave a rank without any")
+                 : std::string("no readable images"),
+              "; skipped\n"));
     } else {
       if (opt_.multi_scale) images = detail::random_rescale(images, r.imgsz, r.gs, opt_.seed, ni);
       if (dp && !opt_.sync_bn) share_bn_statistics(r);
@@ -663,8 +667,11 @@ YOLITE_API bool Trainer::train_one_epoch(Run& r, int epoch) {
     std::array<double, 5> tally{items[0], items[1], items[2], instances, cancel_.load() ? 1.0 : 0.0};
     if (dp) timed([&] { r.comm->allreduce_sum(tally.data(), tally.size()); });
     stop = tally[4] > 0;
-    for (int k = 0; k < 3; ++k)
-      r.mloss[size_t(k)] = (r.mloss[size_t(k)] * double(i) + tally[size_t(k)]) / double(i + 1);
+    if (whole[1] == 0) {  // the running means count trained batches only
+      for (int k = 0; k < 3; ++k)
+        r.mloss[size_t(k)] = (r.mloss[size_t(k)] * double(trained) + tally[size_t(k)]) / double(trained + 1);
+      ++trained;
+    }
     for (int k = 0; k < 3; ++k)
       YOLITE_CHECK(std::isfinite(tally[size_t(k)]), "training diverged at epoch ", epoch,
                    " batch ", i, ": loss is ", tally[size_t(k)],
