@@ -11,6 +11,7 @@
 #          with pending accumulated gradients resumes on the other rank count (2 -> 1, 1 -> 2)
 #          and ends where the run it continues ends, within 1e-4 after 16 more steps; a last
 #          batch with fewer images than ranks is skipped with a warning;
+#   detect (a command that runs as one process) refuses with one line, no hang;
 #   a rank killed mid-training stops the job; a rank that hangs makes the others stop after
 #   YOLITE_MPI_TIMEOUT seconds with a line naming the wait; an error (a missing weights file)
 #   stops the job with one line per rank. None of them hangs.
@@ -91,8 +92,9 @@ timeout 300 "${MPI[@]}" "$Y" train --resume runs/r1to2/weights/epoch0.pt > r1to2
 echo "train: runs resume on the other rank count"
 
 # a rank that dies, and one that hangs, stop the job
-ranks_of() {  # the pids of this test's ranks (rank $1, or all): processes with Open MPI's rank variable
+ranks_of() {  # the pids of this job's ranks (rank $1, or all): yolite processes with its tag
   for e in /proc/[0-9]*/environ; do
+    tr '\0' '\n' < "$e" 2>/dev/null | grep -qx "YOLITE_TEST_TAG=$TAG" || continue
     tr '\0' '\n' < "$e" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=${1:-[0-9]*}" || continue
     [ "$(cat "${e%/environ}/comm" 2>/dev/null)" = yolite ] && basename "${e%/environ}"
   done
@@ -109,7 +111,8 @@ rank1() {  # the pid of rank 1, once the job is training
 LONG=("${BASE[@]}" --batch 16 --epochs 100)
 for how in KILL STOP; do
   t0=$SECONDS
-  YOLITE_MPI_TIMEOUT=5 timeout 120 "${MPI[@]}" "$Y" "${LONG[@]}" --name "rank_$how" > "rank_$how.log" 2>&1 &
+  TAG="mpi-test-$$-$how"  # marks this job's ranks (another job on the machine is left alone)
+  YOLITE_TEST_TAG=$TAG YOLITE_MPI_TIMEOUT=5 timeout 120 "${MPI[@]}" "$Y" "${LONG[@]}" --name "rank_$how" > "rank_$how.log" 2>&1 &
   job=$!
   p=$(rank1 "rank_$how.log")
   [ -n "$p" ] || { cat "rank_$how.log"; fail "rank 1 never started training"; }
@@ -123,8 +126,14 @@ for how in KILL STOP; do
   echo "train: rank 1 $how -> the job stopped in $((SECONDS - t0)) s (exit $rc)"
 done
 
+rc=0; timeout 120 "${MPI[@]}" "$Y" detect --source tdata/images/val --weights "$SRC/models/yolite_base_n.pt" \
+  --project runs --name d > detect2.log 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat detect2.log; fail "detect under 2 ranks: exit $rc (expected a refusal)"; }
+grep -q "runs as one process" detect2.log || { cat detect2.log; fail "detect under 2 ranks: no clear message"; }
+[ ! -e runs/d ] || fail "detect under 2 ranks left a run folder"
+
 rc=0; timeout 120 "${MPI[@]}" "$Y" val --data data/dataset.yaml --weights missing.pt --img 128 > bad.log 2>&1 || rc=$?
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat bad.log; fail "val with missing weights under 2 ranks: exit $rc"; }
 grep -q "missing.pt" bad.log || { cat bad.log; fail "the error does not name the file"; }
-echo "a bad input stopped the job with a clear line"
+echo "detect refused and a bad input stopped the job, each with a clear line"
 echo "mpi: ok"
