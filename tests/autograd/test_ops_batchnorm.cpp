@@ -179,15 +179,7 @@ TEST_SUITE("autograd") {
           threads.emplace_back([&, k] {
             dist::ThreadComm comm(group, k);
             ops::BnSync sync;
-            sync.gather = [&comm](const std::vector<double>& v) {
-              std::vector<double> all;
-              for (auto& s : comm.allgather(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double)))) {
-                const size_t at = all.size();
-                all.resize(at + v.size());
-                std::memcpy(all.data() + at, s.data(), s.size());
-              }
-              return all;
-            };
+            sync.gather = [&comm](const std::vector<double>& v) { return comm.allgather_values(v); };
             part[size_t(k)] = run(cuts[size_t(k)], cuts[size_t(k) + 1], fused, &sync);
           });
         for (auto& t : threads) t.join();

@@ -107,9 +107,8 @@ class Comm {
   virtual std::vector<std::string> allgather(const std::string& mine) = 0;
   // Rank 0's bytes on every rank (`bytes` is read on rank 0, written on the others).
   virtual void broadcast(std::string& bytes) = 0;
-  // to_each[r] goes to rank r; returns what every rank sent this one, in rank order. The
-  // default sends everything to everyone (allgather); dist/mpi.hpp sends each part only where
-  // it goes.
+  // to_each[r] goes to rank r; returns what every rank sent this one, in rank order. Sends
+  // everything to everyone (allgather): for small messages; alltoallv below moves large ones.
   virtual std::vector<std::string> alltoall(const std::vector<std::string>& to_each) {
     YOLITE_CHECK(int(to_each.size()) == size(), "alltoall: ", to_each.size(), " parts for ", size(), " ranks");
     Bytes mine;
@@ -147,6 +146,20 @@ class Comm {
                    " bytes, expected ", n[size_t(r)]);
       if (n[size_t(r)]) std::memcpy(all + at[size_t(r)], got[size_t(r)].data(), n[size_t(r)]);
     }
+  }
+
+  // Every rank's values, concatenated in rank order, on every rank.
+  template <class T>
+  std::vector<T> allgather_values(const std::vector<T>& mine) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::vector<T> all;
+    for (const std::string& part : allgather(std::string(reinterpret_cast<const char*>(mine.data()), mine.size() * sizeof(T)))) {
+      YOLITE_CHECK(part.size() % sizeof(T) == 0, "allgather_values: a rank sent ", part.size(), " bytes");
+      const size_t at = all.size();
+      all.resize(at + part.size() / sizeof(T));
+      if (!part.empty()) std::memcpy(all.data() + at, part.data(), part.size());
+    }
+    return all;
   }
 
   // Element-wise sums over the ranks, in place, added in rank order: the same bits everywhere.

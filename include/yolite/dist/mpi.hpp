@@ -92,36 +92,6 @@ class MpiComm final : public Comm {
     return out;
   }
 
-  std::vector<std::string> alltoall(const std::vector<std::string>& to_each) override {
-    YOLITE_CHECK(int(to_each.size()) == size_, "alltoall: ", to_each.size(), " parts for ", size_, " ranks");
-    std::vector<uint64_t> out_sizes, in_sizes(static_cast<size_t>(size_), 0);
-    for (auto& p : to_each) out_sizes.push_back(p.size());
-    MPI_Request req;
-    check(MPI_Ialltoall(out_sizes.data(), 1, MPI_UINT64_T, in_sizes.data(), 1, MPI_UINT64_T, comm_, &req),
-          "alltoall");
-    wait(req, "alltoall (sizes)");
-    std::vector<int> scounts(static_cast<size_t>(size_)), sdispls(static_cast<size_t>(size_));
-    std::vector<int> rcounts(static_cast<size_t>(size_)), rdispls(static_cast<size_t>(size_));
-    std::string send, recv;
-    uint64_t rtotal = 0;
-    for (int r = 0; r < size_; ++r) {
-      const size_t k = size_t(r);
-      YOLITE_CHECK(send.size() + to_each[k].size() <= size_t(INT_MAX) && rtotal + in_sizes[k] <= uint64_t(INT_MAX),
-                   "MPI alltoall: more than 2 GiB at once");
-      sdispls[k] = int(send.size()), scounts[k] = int(to_each[k].size());
-      send += to_each[k];
-      rdispls[k] = int(rtotal), rcounts[k] = int(in_sizes[k]);
-      rtotal += in_sizes[k];
-    }
-    recv.resize(size_t(rtotal));
-    check(MPI_Ialltoallv(send.data(), scounts.data(), sdispls.data(), MPI_BYTE, recv.data(), rcounts.data(),
-                         rdispls.data(), MPI_BYTE, comm_, &req), "alltoall");
-    wait(req, "alltoall");
-    std::vector<std::string> out;
-    for (int r = 0; r < size_; ++r) out.push_back(recv.substr(size_t(rdispls[size_t(r)]), size_t(rcounts[size_t(r)])));
-    return out;
-  }
-
   void alltoallv(const char* send, const std::vector<size_t>& send_n, const std::vector<size_t>& send_at, char* recv,
                  const std::vector<size_t>& recv_n, const std::vector<size_t>& recv_at) override {
     std::vector<int> sc = ints(send_n), sd = ints(send_at), rc = ints(recv_n), rd = ints(recv_at);

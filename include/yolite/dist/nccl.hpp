@@ -62,6 +62,13 @@ class NcclComm final : public Comm {
   std::vector<std::string> alltoall(const std::vector<std::string>& to_each) override {
     return host_.alltoall(to_each);
   }
+  void alltoallv(const char* send, const std::vector<size_t>& send_n, const std::vector<size_t>& send_at, char* recv,
+                 const std::vector<size_t>& recv_n, const std::vector<size_t>& recv_at) override {
+    host_.alltoallv(send, send_n, send_at, recv, recv_n, recv_at);
+  }
+  void allgatherv(const char* mine, char* all, const std::vector<size_t>& n, const std::vector<size_t>& at) override {
+    host_.allgatherv(mine, all, n, at);
+  }
 
   // n floats on this rank's GPU, replaced by their sum over the ranks; returns when done.
   void allreduce_sum_device(float* data, size_t n, cudaStream_t stream = nullptr) {

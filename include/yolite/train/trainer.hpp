@@ -247,6 +247,24 @@ inline void load_training_state(const io::Checkpoint& ck, model::YoloModel& m,
     }
 }
 
+// The gradients of the trainable parameters that have one, end to end in parameter order
+// (into `flat`, reused), and back.
+inline void flatten_gradients(const optim::NamedParams<float>& params, std::vector<float>& flat) {
+  flat.clear();
+  for (auto& [n, v] : params)
+    if (v.requires_grad() && v.grad().defined())
+      flat.insert(flat.end(), v.grad().data(), v.grad().data() + v.grad().numel());
+}
+template <class F>  // f(name, grad, values): values points at that gradient's numel() floats of flat
+void for_flat_gradients(optim::NamedParams<float>& params, const std::vector<float>& flat, F&& f) {
+  size_t at = 0;
+  for (auto& [n, v] : params)
+    if (v.requires_grad() && v.grad().defined()) {
+      f(n, v.grad(), flat.data() + at);
+      at += size_t(v.grad().numel());
+    }
+}
+
 // Runs f on rank 0 only; an error there stops every rank with its message (alone: as it is).
 template <class F>
 void on_root(dist::Comm& comm, F&& f) {
@@ -438,14 +456,8 @@ YOLITE_API void Trainer::build_model(Run& r) {
     r.bn_sync = std::make_unique<ops::BnSync>();
     r.bn_sync->gather = [&r](const std::vector<double>& v) {
       const auto t0 = std::chrono::steady_clock::now();
-      std::vector<double> all;
-      for (const std::string& part :
-           r.comm->allgather(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double)))) {
-        YOLITE_CHECK(part.size() == v.size() * sizeof(double), "sync-BN: the ranks' batch norms differ in size");
-        const size_t at = all.size();
-        all.resize(at + v.size());
-        std::memcpy(all.data() + at, part.data(), part.size());
-      }
+      std::vector<double> all = r.comm->allgather_values(v);
+      YOLITE_CHECK(all.size() == v.size() * size_t(r.comm->size()), "sync-BN: the ranks' batch norms differ in size");
       r.comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return all;
     };
@@ -719,21 +731,15 @@ YOLITE_API void Trainer::sum_gradients(Run& r) {
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   std::vector<float>& flat = r.flat_grads;  // kept between steps: no fresh pages every step
-  flat.clear();
-  for (auto& [n, v] : r.params)
-    if (v.requires_grad() && v.grad().defined())
-      flat.insert(flat.end(), v.grad().data(), v.grad().data() + v.grad().numel());
+  detail::flatten_gradients(r.params, flat);
   r.comm->allgather("");  // every rank here: what follows is moving the data, not waiting
   const auto t1 = clock::now();
   r.comm->allreduce_sum(flat.data(), flat.size());
   r.res.gradient_seconds += std::chrono::duration<double>(clock::now() - t1).count();
   ++r.res.gradient_sums;
-  size_t at = 0;
-  for (auto& [n, v] : r.params)
-    if (v.requires_grad() && v.grad().defined()) {
-      std::memcpy(v.grad().data(), flat.data() + at, size_t(v.grad().numel()) * sizeof(float));
-      at += size_t(v.grad().numel());
-    }
+  detail::for_flat_gradients(r.params, flat, [](const std::string&, Tensor<float>& g, const float* x) {
+    std::memcpy(g.data(), x, size_t(g.numel()) * sizeof(float));
+  });
   r.res.gradient_bytes = int64_t(flat.size() * sizeof(float));
   r.comm_seconds += std::chrono::duration<double>(clock::now() - t0).count();
 }
@@ -796,18 +802,14 @@ YOLITE_API bool Trainer::end_epoch(Run& r, int epoch) {
   std::optional<std::vector<std::pair<std::string, Tensor<float>>>> summed;
   if (r.data_parallel() && (!opt_.nosave || final_epoch)) {
     summed.emplace();
-    std::vector<float> flat;
-    for (auto& [n, v] : r.params)
-      if (v.grad().defined()) flat.insert(flat.end(), v.grad().data(), v.grad().data() + v.grad().numel());
+    std::vector<float>& flat = r.flat_grads;
+    detail::flatten_gradients(r.params, flat);
     r.comm->allreduce_sum(flat.data(), flat.size());
-    size_t at = 0;
-    for (auto& [n, v] : r.params)
-      if (v.grad().defined()) {
-        Tensor<float> g(v.grad().shape());
-        std::memcpy(g.data(), flat.data() + at, size_t(g.numel()) * sizeof(float));
-        at += size_t(g.numel());
-        summed->emplace_back(n, std::move(g));
-      }
+    detail::for_flat_gradients(r.params, flat, [&](const std::string& n, const Tensor<float>& mine, const float* x) {
+      Tensor<float> g(mine.shape());
+      std::memcpy(g.data(), x, size_t(g.numel()) * sizeof(float));
+      summed->emplace_back(n, std::move(g));
+    });
   }
   detail::on_root(*r.comm, [&] {
     append_results_csv(r.save_dir / "results.csv", row);
