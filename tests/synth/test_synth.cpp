@@ -3,6 +3,7 @@
 // knobs (photo backgrounds, close-ups, refraction) keeping every invariant.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -708,6 +709,130 @@ TEST_SUITE("synth") {
     CHECK(hidden > 50);  // some bottle pixels are covered by distractors
   }
 
+  TEST_CASE("rows of one bottle: several copies of the image's class, the boxes still their visible pixels") {
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so = clean_options();
+    so.rows_probability = 1.0f;
+    so.shadow_probability = 1.0f, so.max_distractors = 2;  // shadows and props over rows, too
+    int many = 0, partly_hidden = 0;
+    for (int i = 0; i < 10; ++i) {
+      Rng rng = Rng(91).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5}, 96, 96, so, rng);
+      REQUIRE(!s.objects.empty());
+      for (auto& o : s.objects) {
+        CHECK(o.cls == i % 5);
+        CHECK(o.mesh == s.objects.front().mesh);  // one product: the same mesh
+      }
+      CHECK(s.objects.size() <= 14);
+      many += s.objects.size() >= 3;
+      synth::Rendered r = synth::render_scene(s);
+      check_annotations_match_mask(r, s.objects.size());
+      CHECK(r.objects == int(s.objects.size()));
+      // copies overlap: some annotation is smaller than the copy's full projected extent
+      for (size_t k = 0; k < s.objects.size(); ++k) {
+        synth::Scene alone = s;
+        alone.objects = {s.objects[k]};
+        alone.distractors.clear();
+        synth::Rendered ra = synth::render_scene(alone);
+        long own = 0, seen = 0;
+        for (size_t p = 0; p < ra.ids.size(); ++p) own += ra.ids[p] != 0, seen += r.ids[p] == uint16_t(k + 1);
+        CHECK(seen <= own);
+        partly_hidden += seen < own;
+      }
+    }
+    CHECK(many >= 8);
+    CHECK(partly_hidden >= 10);
+    // the data set's summary counts a row's copies as objects
+    TempDir dir("rows");
+    synth::SynthOptions o;
+    o.out = dir.path / "set";
+    o.per_class = 2, o.sizes = {64}, o.seed = 3, o.test_image = false;
+    o.scene.rows_probability = 1.0f;
+    synth::SynthSummary sum = synth::write_dataset(classes, o);
+    CHECK(sum.images == 10);
+    CHECK(sum.hidden >= 0);
+    CHECK(sum.annotations >= 3 * sum.images);
+    // off: the scene (and the random stream) is what it was without the knob
+    synth::SceneOptions off = clean_options();
+    Rng a(5), b(5);
+    synth::Scene s0 = synth::sample_scene(classes, {1, 1}, 96, 96, off, a);
+    off.rows_probability = 0.0f;
+    synth::Scene s1 = synth::sample_scene(classes, {1, 1}, 96, 96, off, b);
+    CHECK(s0.objects.size() == 2);
+    CHECK(a.next_u64() == b.next_u64());
+  }
+
+  TEST_CASE("min_visible: objects mostly hidden get no label and leave the id mask; the image is unchanged") {
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so = clean_options();
+    so.rows_probability = 0.7f, so.max_distractors = 8;
+    int dropped = 0, kept_partly = 0;
+    for (int i = 0; i < 24; ++i) {
+      Rng rng = Rng(103).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 2) % 5, (i + 4) % 5}, 96, 96, so, rng);
+      CHECK(s.min_visible == 0.0f);
+      synth::Rendered all = synth::render_scene(s);
+      s.min_visible = 0.5f;
+      synth::Rendered r = synth::render_scene(s);
+      CHECK(r.image.px == all.image.px);
+      check_annotations_match_mask(r, s.objects.size());
+      std::set<int> annotated;
+      for (auto& a : r.annotations) annotated.insert(a.object);
+      for (size_t k = 0; k < s.objects.size(); ++k) {
+        synth::Scene alone = s;
+        alone.objects = {s.objects[k]};
+        alone.distractors.clear();
+        alone.min_visible = 0;
+        synth::Rendered ra = synth::render_scene(alone);
+        const auto id = uint16_t(k + 1);
+        const long own = long(std::count(ra.ids.begin(), ra.ids.end(), uint16_t(1)));
+        const long seen = long(std::count(all.ids.begin(), all.ids.end(), id));
+        const long left = long(std::count(r.ids.begin(), r.ids.end(), id));
+        if (seen == 0) continue;
+        if (2 * seen < own) {
+          CHECK(left == 0);
+          CHECK(annotated.count(int(k)) == 0);
+          ++dropped;
+        } else {
+          CHECK(left == seen);
+          CHECK(annotated.count(int(k)) == 1);
+          kept_partly += seen < own;
+        }
+      }
+    }
+    CHECK(dropped >= 5);
+    CHECK(kept_partly >= 5);
+  }
+
+  TEST_CASE("studio backdrops: light, nearly grey, deterministic; the annotations still equal the mask") {
+    for (int seed = 0; seed < 6; ++seed) {
+      std::vector<float> a, b;
+      Rng r1(uint64_t(300 + seed)), r2(uint64_t(300 + seed));
+      synth::paint_studio(a, 80, 60, r1);
+      synth::paint_studio(b, 80, 60, r2);
+      REQUIRE(a.size() == size_t(80 * 60 * 3));
+      CHECK(a == b);
+      double sum = 0, chroma = 0;
+      for (size_t i = 0; i < a.size(); i += 3) {
+        sum += a[i] + a[i + 1] + a[i + 2];
+        chroma += std::max({a[i], a[i + 1], a[i + 2]}) - std::min({a[i], a[i + 1], a[i + 2]});
+      }
+      CHECK(sum / double(a.size()) > 0.45);           // light paper
+      CHECK(chroma / double(a.size() / 3) < 0.1);    // nearly grey
+    }
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so = clean_options();
+    so.studio_probability = 1.0f, so.ground_probability = 1.0f, so.clutter3d_probability = 1.0f;
+    for (int i = 0; i < 5; ++i) {
+      Rng rng = Rng(97).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 1) % 5}, 96, 96, so, rng);
+      CHECK(s.studio);  // it wins over the other backgrounds
+      CHECK_FALSE(s.ground);
+      CHECK_FALSE(s.clutter3d);
+      check_annotations_match_mask(synth::render_scene(s), s.objects.size());
+    }
+  }
+
   TEST_CASE("shadows darken what is behind the objects and never touch the id mask") {
     auto classes = synth::builtin_classes();
     int darker = 0;
@@ -898,6 +1023,7 @@ TEST_SUITE("synth") {
     o.scene.shadow_probability = 0.7f, o.scene.crush_probability = 0.5f, o.scene.camera_fx_probability = 0.7f;
     o.scene.closeup_probability = 0.5f, o.scene.refraction = 0.04f;
     o.scene.bare_probability = 0.5f, o.scene.square_probability = 0.5f, o.scene.reflection_probability = 0.7f;
+    o.scene.rows_probability = 0.3f, o.scene.studio_probability = 0.3f, o.scene.min_visible = 0.3f;
     CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 11);  // 10 images + json
     // out-of-range knobs are refused before anything is written
     synth::SynthOptions bad = o;
@@ -908,6 +1034,8 @@ TEST_SUITE("synth") {
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--distractors"), Error);
     bad.scene.max_distractors = 3, bad.scene.reflection_probability = -0.1f;
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--reflections"), Error);
+    bad.scene.reflection_probability = 0.7f, bad.scene.rows_probability = 2.0f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--rows"), Error);
     CHECK_FALSE(fs::exists(dir.path / "bad"));
   }
 
@@ -916,7 +1044,7 @@ TEST_SUITE("synth") {
     {
       std::ofstream f(dir.path / "s.yaml");
       f << "ground: 0.4\nclutter3d: 0.2\ndistractors: 3\nshadows: 0.6\ncrushed: 0.3\ncamera_fx: 0.5\n"
-           "bare: 0.25\nsquare: 0.35\nreflections: 0.45\n"
+           "bare: 0.25\nsquare: 0.35\nreflections: 0.45\nrows: 0.2\nstudio: 0.1\nmin_visible: 0.25\n"
            "classes:\n  - name: Water Bottle\n    builtin: water\n";
     }
     auto f = synth::read_scene_file(dir.path / "s.yaml");
@@ -929,6 +1057,9 @@ TEST_SUITE("synth") {
     CHECK(f.scene.bare_probability == doctest::Approx(0.25f));
     CHECK(f.scene.square_probability == doctest::Approx(0.35f));
     CHECK(f.scene.reflection_probability == doctest::Approx(0.45f));
+    CHECK(f.scene.rows_probability == doctest::Approx(0.2f));
+    CHECK(f.scene.studio_probability == doctest::Approx(0.1f));
+    CHECK(f.scene.min_visible == doctest::Approx(0.25f));
   }
 }
 

@@ -25,6 +25,17 @@ TEST_SUITE("train") {
     CHECK(back.obj == med.obj);
     CHECK_THROWS_AS(train::hyp_from_yaml(data::parse_yaml("lr0: 0.1\nlr_zero: 2\n", "h.yaml"), "h.yaml"), Error);
     CHECK_THROWS_AS(train::load_hyp("no-such-hyp.yaml"), Error);
+    // the EMA keys: YOLOv5's fixed values unless a file sets them, checked for range
+    CHECK(low.ema_decay == 0.9999);
+    CHECK(low.ema_tau == 2000.0);
+    auto ft = train::hyp_from_yaml(data::parse_yaml("lr0: 0.002\nema_decay: 0.997\nema_tau: 100\n", "ft.yaml"), "ft.yaml");
+    CHECK(ft.ema_decay == 0.997);
+    CHECK(ft.ema_tau == 100.0);
+    CHECK(ft.mosaic == 1.0);  // keys not given keep scratch-low's values
+    CHECK_THROWS_WITH_AS(train::hyp_from_yaml(data::parse_yaml("ema_decay: 1.5\n", "e.yaml"), "e.yaml"),
+                         doctest::Contains("e.yaml: ema_decay"), Error);
+    CHECK_THROWS_WITH_AS(train::hyp_from_yaml(data::parse_yaml("ema_tau: 0\n", "e.yaml"), "e.yaml"),
+                         doctest::Contains("ema_tau"), Error);
   }
 
   TEST_CASE("run dir: increments unless exist_ok") {

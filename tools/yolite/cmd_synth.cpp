@@ -6,7 +6,7 @@
 //                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.7 [--closeup-size 0.6,1.2]]
 //                [--refraction 0.03] [--ground 0.4] [--clutter3d 0.2] [--distractors 3] [--shadows 0.6]
 //                [--crushed 0.3] [--camera-fx 0.5] [--text-labels 0.7 [--fonts DIR]] [--bare 0.3]
-//                [--square 0.3] [--reflections 0.7] [--plain]
+//                [--square 0.3] [--reflections 0.7] [--rows 0.15] [--studio 0.15] [--min-visible 0.3] [--plain]
 // Without flags every realism knob is on at synth::realistic_scene_options(); --plain turns
 // off those not given.
 //
@@ -113,6 +113,7 @@ int run_synth(int argc, char** argv) {
   float crushed = preset.crush_probability, camera_fx = preset.camera_fx_probability;
   float text_labels = preset.text_label_probability, bare = preset.bare_probability;
   float square = preset.square_probability, reflections = preset.reflection_probability;
+  float rows = preset.rows_probability, studio = preset.studio_probability, min_visible = preset.min_visible;
   std::string fonts;
   int distractors = preset.max_distractors;
   bool plain = false;
@@ -148,6 +149,9 @@ int run_synth(int argc, char** argv) {
   app.add_option("--bare", bare, "chance that a bottle has lost its labels or all but a torn strip (default 0.3)");
   app.add_option("--square", square, "chance that a plastic or water bottle has a square or oblong body (default 0.3)");
   app.add_option("--reflections", reflections, "chance that glass and clear plastic reflect sky, ground and windows (default 0.7)");
+  app.add_option("--rows", rows, "chance of rows of one bottle side by side: packs, shelves, conveyors (default 0.15)");
+  app.add_option("--studio", studio, "chance of a white product-photo backdrop (default 0.15)");
+  app.add_option("--min-visible", min_visible, "objects less visible than this share of their pixels get no label (default 0.3)");
   app.add_option("--fonts", fonts, "folder of .ttf/.otf fonts for --text-labels (default: Debian's DejaVu)");
   app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");
   app.add_option("--background-prob", background_prob, "share of images on a photo background with --backgrounds (default 0.8)");
@@ -228,6 +232,9 @@ int run_synth(int argc, char** argv) {
   if (app.count("--bare") || scene_file.empty()) o.scene.bare_probability = bare;
   if (app.count("--square") || scene_file.empty()) o.scene.square_probability = square;
   if (app.count("--reflections") || scene_file.empty()) o.scene.reflection_probability = reflections;
+  if (app.count("--rows") || scene_file.empty()) o.scene.rows_probability = rows;
+  if (app.count("--studio") || scene_file.empty()) o.scene.studio_probability = studio;
+  if (app.count("--min-visible") || scene_file.empty()) o.scene.min_visible = min_visible;
   if (plain) {  // the plain renderer: knobs not given on the command line are off (scene file included)
     if (!app.count("--closeup")) o.scene.closeup_probability = 0;
     if (!app.count("--refraction")) o.scene.refraction = 0;
@@ -241,6 +248,9 @@ int run_synth(int argc, char** argv) {
     if (!app.count("--bare")) o.scene.bare_probability = 0;
     if (!app.count("--square")) o.scene.square_probability = 0;
     if (!app.count("--reflections")) o.scene.reflection_probability = 0;
+    if (!app.count("--rows")) o.scene.rows_probability = 0;
+    if (!app.count("--studio")) o.scene.studio_probability = 0;
+    if (!app.count("--min-visible")) o.scene.min_visible = 0;
   }
   if (o.scene.text_label_probability > 0) {
     std::filesystem::path dir = !fonts.empty() ? std::filesystem::path(fonts) : font_dir_from_file;
@@ -294,7 +304,7 @@ int run_synth(int argc, char** argv) {
     if (say) bar(d, t);  // rank 0's part
   });
   if (!say) return 0;
-  std::printf("wrote %d images, %d annotations (%d objects fully hidden) in %.1f s -> %s/coco_instances.json\n",
+  std::printf("wrote %d images, %d annotations (%d objects hidden or too little visible: no label) in %.1f s -> %s/coco_instances.json\n",
               sum.images, sum.annotations, sum.hidden, sum.seconds, out.c_str());
   if (!sheet.empty()) std::printf("contact sheet: %s\n", sheet.c_str());
   return 0;

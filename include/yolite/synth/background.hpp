@@ -1,4 +1,5 @@
-// synth/background.hpp -- procedural backgrounds: gradients, noise, wood, checker, tiles, clutter.
+// synth/background.hpp -- procedural backgrounds: gradients, noise, wood, checker, tiles, clutter,
+// and the white studio backdrop of product photos.
 //
 // A detector trained on bottles over one flat colour learns the colour; these give it walls,
 // table tops, floors and busy scenes instead. Each kind draws its own colours, scales and
@@ -229,6 +230,33 @@ inline void paint_background(std::vector<float>& rgb, int w, int h, Rng& rng, Ba
 
 inline void paint_background(std::vector<float>& rgb, int w, int h, Rng& rng) {
   paint_background(rgb, w, h, rng, BackgroundKind(rng.below(uint32_t(BackgroundKind::count))));
+}
+
+// A product photographer's backdrop: near-white or light grey paper, either one seamless sweep
+// or a wall meeting a table top at a soft horizon, lit unevenly (a broad falloff and a
+// vignette), with faint paper grain. Clear bottles are hardest to see on it: only their edges,
+// caps and what they refract show.
+inline void paint_studio(std::vector<float>& rgb, int w, int h, Rng& rng) {
+  using namespace detail;
+  rgb.resize(size_t(w) * size_t(h) * 3);
+  const float value = float(rng.uniform(0.72, 1.0));
+  const Vec3 paper = hsv(rng.uniformf(), float(rng.uniform(0.0, 0.08)), value);
+  const bool horizon = rng.bernoulli(0.5);
+  const float hy = float(rng.uniform(0.45, 0.85)), soft = float(rng.uniform(0.01, 0.08));
+  const float table = float(rng.uniform(0.8, 1.1));  // the table top's brightness against the wall
+  const float ang = float(rng.uniform(0, 2 * std::numbers::pi)), ca = std::cos(ang), sa = std::sin(ang);
+  const float falloff = float(rng.uniform(0.0, 0.3)), vignette = float(rng.uniform(0.0, 0.35));
+  const float grain = float(rng.uniform(0.0, 0.03));
+  const std::vector<float> noise = Fractal(rng.randint(8, 24), 3, float(h) / float(w), rng).field(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const float u = (float(x) + 0.5f) / float(w) - 0.5f, v = (float(y) + 0.5f) / float(h) - 0.5f;
+      float k = 1.0f - falloff * std::clamp(0.5f + u * ca + v * sa, 0.0f, 1.0f) - vignette * (u * u + v * v);
+      if (horizon) k *= 1.0f + (table - 1.0f) * std::clamp((v + 0.5f - hy) / soft + 0.5f, 0.0f, 1.0f);
+      const size_t i = size_t(y) * size_t(w) + size_t(x);
+      k += grain * (noise[i] - 0.5f);
+      put(rgb, i, paper * std::clamp(k, 0.0f, 1.2f));
+    }
 }
 
 }  // namespace yolite::synth

@@ -66,7 +66,7 @@ struct SynthOptions {
 };
 
 struct SynthSummary {
-  int images = 0, annotations = 0, hidden = 0;  // hidden: objects with no visible pixel
+  int images = 0, annotations = 0, hidden = 0;  // hidden: objects with no label (no visible pixel, or under min_visible)
   double seconds = 0;
 };
 
@@ -109,6 +109,9 @@ inline void validate(const std::vector<ClassSpec>& classes, const SynthOptions& 
   probability(o.scene.bare_probability, "--bare");
   probability(o.scene.square_probability, "--square");
   probability(o.scene.reflection_probability, "--reflections");
+  probability(o.scene.rows_probability, "--rows");
+  probability(o.scene.studio_probability, "--studio");
+  probability(o.scene.min_visible, "--min-visible");
   YOLITE_CHECK(o.scene.text_label_probability == 0 || !o.scene.fonts.empty(),
                "synth: --text-labels needs a font: install fonts-dejavu-core or pass --fonts DIR");
   YOLITE_CHECK(o.scene.max_distractors >= 0 && o.scene.max_distractors <= 64, "synth: --distractors must be 0..64, got ",
@@ -189,6 +192,7 @@ inline Rendered render_test_scene(const std::vector<ClassSpec>& classes, Rng& rn
   r.annotations = annotate(fb.id, w, h, s.objects);
   r.ids = std::move(fb.id);
   r.jpeg_quality = s.fx.jpeg_quality;
+  r.objects = int(s.objects.size());
   return r;
 }
 
@@ -317,9 +321,7 @@ inline SynthSummary write_dataset(const std::vector<ClassSpec>& classes, const S
     try {
       Rendered r = render_dataset_image(classes, o, i);
       data::save_image(dir / "images_raw" / image_file_name(i), r.image, r.jpeg_quality);
-      Rng plan_rng = Rng(o.seed).split(uint64_t(i));
-      size_t n_objects = plan_image(classes, o, i, plan_rng).objects.size();
-      hidden[size_t(i)] = int(n_objects - r.annotations.size());
+      hidden[size_t(i)] = r.objects - int(r.annotations.size());
       sizes[size_t(i)] = r.image.w;
       auto it = std::find(sheet_idx.begin(), sheet_idx.end(), i);
       if (it != sheet_idx.end() && comm.is_root()) {

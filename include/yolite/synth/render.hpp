@@ -44,6 +44,7 @@ struct Rendered {
   std::vector<uint16_t> ids;  // w * h
   std::vector<Annotation> annotations;
   int jpeg_quality = 95;
+  int objects = 0;  // labelled objects in the scene (annotations holds those with visible pixels)
 };
 
 // Convex hull (Andrew's monotone chain) of integer points, counter-clockwise, no duplicates.
@@ -207,6 +208,31 @@ inline Image develop(std::vector<float>& rgb, int w, int h, const PostFx& fx, Rn
   return img;
 }
 
+// Objects that stay less than s.min_visible visible behind the others leave the id mask: each
+// object is drawn alone (coverage only) to count its own pixels, against the pixels it keeps
+// in `ids`. items[k] draws object k (id k + 1).
+inline void hide_occluded(std::vector<uint16_t>& ids, const Scene& s, const std::vector<DrawItem>& items) {
+  const int w = s.camera.w, h = s.camera.h;
+  std::vector<size_t> seen(s.objects.size() + 1, 0);
+  for (uint16_t id : ids)
+    if (id != 0 && id <= s.objects.size()) ++seen[id];
+  FrameBuffer alone(w, h);
+  std::vector<uint16_t> drop;
+  for (size_t k = 0; k < s.objects.size(); ++k) {
+    const uint16_t id = uint16_t(k + 1);
+    if (seen[id] == 0) continue;
+    std::fill(alone.id.begin(), alone.id.end(), uint16_t(0));
+    std::fill(alone.depth.begin(), alone.depth.end(), 0.0f);
+    std::fill(alone.id_depth.begin(), alone.id_depth.end(), 0.0f);
+    render_meshes(alone, s.camera, s.light, {items[k]}, 1e-3f, /*shade=*/false);
+    const size_t own = size_t(std::count(alone.id.begin(), alone.id.end(), id));
+    if (double(seen[id]) < double(s.min_visible) * double(own)) drop.push_back(id);
+  }
+  if (drop.empty()) return;
+  for (auto& id : ids)
+    if (id != 0 && std::find(drop.begin(), drop.end(), id) != drop.end()) id = 0;
+}
+
 // Renders the scene: background, objects, effects, id mask and annotations.
 inline Rendered render_scene(const Scene& s) {
   const int w = s.camera.w, h = s.camera.h;
@@ -220,6 +246,8 @@ inline Rendered render_scene(const Scene& s) {
     paint_ground(fb.rgb, w, h, rng, *s.ground);
   else if (s.clutter3d)
     paint_clutter3d(fb.rgb, w, h, rng);
+  else if (s.studio)
+    paint_studio(fb.rgb, w, h, rng);
   else
     paint_background(fb.rgb, w, h, rng, s.background);
   std::vector<DrawItem> items;
@@ -241,11 +269,14 @@ inline Rendered render_scene(const Scene& s) {
     cast_shadow(fb.rgb, w, h, coverage, s.shadow);
   }
   render_meshes(fb, s.camera, s.light, items);
+  if (s.min_visible > 0 && (s.objects.size() > 1 || !s.distractors.empty()))
+    hide_occluded(fb.id, s, items);
   Rendered r;
   r.image = develop(fb.rgb, w, h, s.fx, rng);
   r.annotations = annotate(fb.id, w, h, s.objects);
   r.ids = std::move(fb.id);
   r.jpeg_quality = s.fx.jpeg_quality;
+  r.objects = int(s.objects.size());
   return r;
 }
 

@@ -92,12 +92,18 @@ struct Scene {
   BackgroundKind background = BackgroundKind::gradient;
   std::optional<GroundKind> ground;  // set: a natural ground (grounds.hpp) instead of `background`
   bool clutter3d = false;            // true: rendered clutter (props.hpp) instead of `background`
+  bool studio = false;               // true: a white product-photo backdrop instead of `background`
   std::filesystem::path photo;  // non-empty: a crop of this photo is the background instead
   uint64_t seed = 0;  // background and noise draw from Rng(seed)
   std::vector<SceneObject> objects;
   std::vector<SceneObject> distractors;  // unlabelled props, drawn with the background's id 0
   Shadow shadow;                         // strength 0 = none
   PostFx fx;
+  // An object of which less than this share of its own pixels stays visible behind the others
+  // (bottles, distractors) gets no annotation, and its pixels leave the id mask (0, as a
+  // distractor's): a cap showing over a row, or a label band between two props, is not
+  // labelled "a bottle". 0 = every object with a visible pixel is annotated.
+  float min_visible = 0.0f;
 };
 
 struct SceneOptions {
@@ -135,6 +141,16 @@ struct SceneOptions {
   float bare_probability = 0.0f;        // a built-in bottle has lost its labels, or all but a torn strip
   float square_probability = 0.0f;      // a plastic or water bottle has a square or oblong body (jugs)
   float reflection_probability = 0.0f;  // glass and clear plastic reflect a sky, a ground and windows
+  // Rows of one product: with this probability the image shows copies of its first bottle
+  // standing side by side in 1-3 rows, the front row near and cut by the frame, the rows
+  // behind smaller and partly hidden -- packs, shelves, conveyors and product shots. Off at 0
+  // (draws nothing from the random stream).
+  float rows_probability = 0.0f;
+  // A white or light grey studio backdrop (paint_studio) instead of the other backgrounds, as in
+  // product photos. Off at 0 (draws nothing from the random stream).
+  float studio_probability = 0.0f;
+  // Scene::min_visible of the sampled scenes (0 = off; draws nothing from the random stream).
+  float min_visible = 0.0f;
 };
 
 // The settings `yolite synth` renders with unless told otherwise (`--plain` turns them off):
@@ -156,6 +172,9 @@ inline SceneOptions realistic_scene_options() {
   o.bare_probability = 0.3f;
   o.square_probability = 0.3f;
   o.reflection_probability = 0.7f;
+  o.rows_probability = 0.15f;
+  o.studio_probability = 0.15f;
+  o.min_visible = 0.3f;
   return o;
 }
 
@@ -187,6 +206,66 @@ inline Pose frame_object(const Mesh& mesh, const Mat3& rot, const Camera& cam, f
   return p;
 }
 
+// One object of class `spec` with the scene's mesh edits drawn: square body, dents, torn
+// labels, printed artwork.
+inline std::shared_ptr<const Mesh> make_object_mesh(const ClassSpec& spec, const SceneOptions& opt, Rng& rng) {
+  std::shared_ptr<const Mesh> mesh = spec.make(rng);
+  auto edit = [&](auto&& change) {  // the mesh may be shared (user models): change a copy
+    auto m = std::make_shared<Mesh>(*mesh);
+    change(*m);
+    mesh = std::move(m);
+  };
+  if (opt.square_probability > 0 && spec.builtin &&
+      (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::water) && rng.bernoulli(opt.square_probability))
+    edit([&](Mesh& m) { square_section(m, rng); });
+  if (opt.crush_probability > 0 && crushable(spec) && rng.bernoulli(opt.crush_probability))
+    edit([&](Mesh& m) { crush(m, rng, float(rng.uniform(0.3, 1.0))); });
+  if (opt.bare_probability > 0 && spec.builtin && rng.bernoulli(opt.bare_probability))
+    edit([&](Mesh& m) { tear_labels(m, rng); });
+  if (opt.text_label_probability > 0 && spec.builtin && rng.bernoulli(opt.text_label_probability)) {
+    YOLITE_CHECK(!opt.fonts.empty(), "synth::sample_scene: printed labels need a font (SceneOptions::fonts)");
+    edit([&](Mesh& m) { print_labels(m, rng, opt.fonts); });
+  }
+  return mesh;
+}
+
+// Rows of one product: copies of one mesh (class `cls`), upright, side by side in 1-3 rows.
+// The front row's bottles are 35-100% of the shorter image side tall and run across the
+// frame; each row behind is smaller (further away), higher in the image and shifted by half a
+// spacing, so its bottles show between and above the ones in front. Crushed copies would
+// differ from each other, so a row is made of one undented mesh.
+inline void place_rows(Scene& s, int cls, std::shared_ptr<const Mesh> mesh, int w, int h, Rng& rng) {
+  const float side = float(std::min(w, h));
+  const float tilt = float(rng.uniform(-0.05, 0.45));  // the camera looks level or down at the rows
+  const int nrows = rng.randint(1, 3);
+  const float height = float(rng.uniform(0.35, 1.0)) * side;        // front row, longest side
+  const float spacing = float(rng.uniform(1.0, 1.45));              // centre distance / bottle width
+  const float shrink = float(rng.uniform(0.78, 0.92));              // size ratio of a row to the one before
+  const float rise = float(rng.uniform(0.12, 0.35));                // a row's lift, in bottle heights
+  float v = float(rng.uniform(0.45, 0.7)) * float(h) + 0.25f * float(nrows - 1) * rise * height;
+  const size_t max_objects = s.objects.size() + 14;
+  for (int r = 0; r < nrows; ++r) {  // front row first: ids read front to back
+    const float size = height * std::pow(shrink, float(r));
+    // half the width of an upright copy at this size (spin changes it little: round bodies)
+    float hx, hy;
+    rotated_half_extents(*mesh, rot_x(tilt), hx, hy);
+    const float half_w = 0.5f * size * hx / std::max({hx, hy, 1e-6f});
+    const float step = 2.0f * half_w * spacing;
+    float u = float(rng.uniform(-0.5, 0.5)) * step + (r % 2 ? 0.5f * step : 0.0f);
+    while (u + half_w > 0) u -= step;  // the first copy left of (or at) the frame's left edge
+    for (u += step; u - half_w < float(w) && s.objects.size() < max_objects; u += step) {
+      SceneObject o;
+      o.cls = cls;
+      o.mesh = mesh;
+      Mat3 rot = rot_z(float(rng.uniform(-0.04, 0.04))) * rot_x(tilt) * rot_y(float(rng.uniform(0, 2 * std::numbers::pi)));
+      float du = float(rng.uniform(-0.06, 0.06)) * step;
+      o.pose = frame_object(*mesh, rot, s.camera, size, u + du, v);
+      s.objects.push_back(std::move(o));
+    }
+    v -= rise * height * std::pow(shrink, float(r));
+  }
+}
+
 // Random camera, light, background and effects for a w x h image (no objects yet).
 inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
   Scene s;
@@ -205,9 +284,10 @@ inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
   s.fx.blur = rng.bernoulli(opt.blur_probability) ? (rng.bernoulli(0.75) ? 1 : 2) : 0;
   s.fx.noise_sigma = rng.bernoulli(0.7) ? float(rng.uniform(0.0, opt.max_noise)) : 0.0f;
   s.fx.jpeg_quality = rng.randint(std::min(opt.jpeg_min, opt.jpeg_max), std::max(opt.jpeg_min, opt.jpeg_max));
-  if (opt.ground_probability > 0 && rng.bernoulli(opt.ground_probability) && s.photo.empty())
+  s.studio = opt.studio_probability > 0 && rng.bernoulli(opt.studio_probability) && s.photo.empty();
+  if (opt.ground_probability > 0 && rng.bernoulli(opt.ground_probability) && s.photo.empty() && !s.studio)
     s.ground = GroundKind(rng.below(uint32_t(GroundKind::count)));
-  if (opt.clutter3d_probability > 0 && rng.bernoulli(opt.clutter3d_probability) && s.photo.empty() && !s.ground)
+  if (opt.clutter3d_probability > 0 && rng.bernoulli(opt.clutter3d_probability) && s.photo.empty() && !s.ground && !s.studio)
     s.clutter3d = true;
   if (opt.shadow_probability > 0 && rng.bernoulli(opt.shadow_probability)) {
     // away from the light (camera y is up, image y down), a few percent of the image side
@@ -250,32 +330,21 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
   YOLITE_CHECK(opt.min_size > 0 && opt.min_size <= opt.max_size, "synth::sample_scene: bad size range ",
                opt.min_size, "..", opt.max_size);
   Scene s = sample_setting(w, h, opt, rng);
-  const bool closeup = opt.closeup_probability > 0 && !object_classes.empty() && rng.bernoulli(opt.closeup_probability);
-  for (int cls : object_classes) {
+  s.min_visible = opt.min_visible;
+  for (int cls : object_classes)
     YOLITE_CHECK(cls >= 0 && cls < int(classes.size()), "synth::sample_scene: class index ", cls, " out of ",
                  classes.size());
+  const bool closeup = opt.closeup_probability > 0 && !object_classes.empty() && rng.bernoulli(opt.closeup_probability);
+  const bool rows = opt.rows_probability > 0 && !object_classes.empty() && rng.bernoulli(opt.rows_probability);
+  for (int cls : rows ? std::vector<int>{} : object_classes) {
     SceneObject o;
     o.cls = cls;
     const ClassSpec& spec = classes[size_t(cls)];
-    o.mesh = spec.make(rng);
-    auto edit = [&](auto&& change) {  // the mesh may be shared (user models): change a copy
-      auto m = std::make_shared<Mesh>(*o.mesh);
-      change(*m);
-      o.mesh = std::move(m);
-    };
-    if (opt.square_probability > 0 && spec.builtin &&
-        (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::water) && rng.bernoulli(opt.square_probability))
-      edit([&](Mesh& m) { square_section(m, rng); });
-    if (opt.crush_probability > 0 && crushable(spec) && rng.bernoulli(opt.crush_probability))
-      edit([&](Mesh& m) { crush(m, rng, float(rng.uniform(0.3, 1.0))); });
-    if (opt.bare_probability > 0 && spec.builtin && rng.bernoulli(opt.bare_probability))
-      edit([&](Mesh& m) { tear_labels(m, rng); });
-    if (opt.text_label_probability > 0 && spec.builtin && rng.bernoulli(opt.text_label_probability)) {
-      YOLITE_CHECK(!opt.fonts.empty(), "synth::sample_scene: printed labels need a font (SceneOptions::fonts)");
-      edit([&](Mesh& m) { print_labels(m, rng, opt.fonts); });
-    }
+    o.mesh = make_object_mesh(spec, opt, rng);
     float spin = float(rng.uniform(0, 2 * std::numbers::pi)), tilt = float(rng.uniform(-0.45, 0.45));
-    float roll = rng.bernoulli(opt.lying_probability) ? float(rng.uniform(-0.5, 0.5) * std::numbers::pi)
+    // on a studio table bottles are often laid down for the photo
+    const double lying = s.studio ? std::max(opt.lying_probability, 0.6f) : opt.lying_probability;
+    float roll = rng.bernoulli(lying) ? float(rng.uniform(-0.5, 0.5) * std::numbers::pi)
                                                       : float(rng.uniform(-0.25, 0.25));
     Mat3 rot = rot_z(roll) * rot_x(tilt) * rot_y(spin);
     const bool near = closeup && s.objects.empty();
@@ -295,6 +364,12 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
     float u = pick(half_w, w), v = pick(half_h, h);
     o.pose = frame_object(*o.mesh, rot, s.camera, size_px, u, v);
     s.objects.push_back(std::move(o));
+  }
+  if (rows) {
+    const int cls = object_classes.front();
+    SceneOptions no_dents = opt;
+    no_dents.crush_probability = 0;
+    place_rows(s, cls, make_object_mesh(classes[size_t(cls)], no_dents, rng), w, h, rng);
   }
   if (opt.max_distractors > 0) {
     const int n = rng.randint(0, opt.max_distractors);

@@ -22,6 +22,9 @@
 //   bare: 0.3                   # chance that a built-in bottle lost its labels (or all but a torn strip)
 //   square: 0.3                 # chance that a plastic or water bottle has a square or oblong body
 //   reflections: 0.7            # chance that glass and clear plastic reflect sky, ground and windows
+//   rows: 0.15                  # chance of rows of one bottle side by side (packs, shelves, conveyors)
+//   studio: 0.15                # chance of a white product-photo backdrop
+//   min_visible: 0.3            # objects less visible than this share of their pixels get no label
 //   fonts: /usr/share/fonts/truetype/dejavu   # .ttf/.otf folder for them (default: Debian's)
 //   backgrounds: photos/        # a folder of photos as backgrounds (relative to this file)
 //   background_prob: 0.8        # share of images on a photo with `backgrounds`
@@ -66,11 +69,11 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   YOLITE_CHECK(y.is_map(), y.where(), "a scene file is a mapping with a 'classes' list");
   static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg",
                                           "closeup", "closeup_size", "refraction", "ground", "clutter3d", "distractors", "shadows",
-                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "fonts", "backgrounds", "background_prob", "classes"};
+                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "rows", "studio", "min_visible", "fonts", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
       fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
-           "closeup_size, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, bare, square, reflections, fonts, "
+           "closeup_size, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, bare, square, reflections, rows, studio, min_visible, fonts, "
            "backgrounds, "
            "background_prob, classes)");
   if (auto* v = y.find("max_objects")) f.max_objects = int(v->integer());
@@ -90,6 +93,9 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   if (auto* v = y.find("bare")) f.scene.bare_probability = float(v->num());
   if (auto* v = y.find("square")) f.scene.square_probability = float(v->num());
   if (auto* v = y.find("reflections")) f.scene.reflection_probability = float(v->num());
+  if (auto* v = y.find("rows")) f.scene.rows_probability = float(v->num());
+  if (auto* v = y.find("studio")) f.scene.studio_probability = float(v->num());
+  if (auto* v = y.find("min_visible")) f.scene.min_visible = float(v->num());
   if (auto* v = y.find("text_labels")) f.scene.text_label_probability = float(v->num()), f.text_labels_given = true;
   if (auto* v = y.find("fonts")) {
     std::filesystem::path d = v->str();

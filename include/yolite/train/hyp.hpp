@@ -41,6 +41,11 @@ struct Hyp {
   double degrees = 0.0, translate = 0.1, scale = 0.5, shear = 0.0, perspective = 0.0;
   double flipud = 0.0, fliplr = 0.5;               // flip probabilities
   double mosaic = 1.0, mixup = 0.0, copy_paste = 0.0;  // probabilities
+  // The EMA of the weights (optim/ema.hpp): decay at update u is ema_decay * (1 - exp(-u /
+  // ema_tau)). Not keys of YOLOv5's files (its values are fixed there, and these are them); a
+  // short fine-tune wants a shorter ramp and horizon: with tau 2000, after 2,000 updates the
+  // average spans only ~3 steps.
+  double ema_decay = 0.9999, ema_tau = 2000.0;
 
   // Every field with its yaml key, in YOLOv5's order (for reading, writing and printing).
   template <class F>
@@ -53,6 +58,7 @@ struct Hyp {
     f("degrees", degrees), f("translate", translate), f("scale", scale), f("shear", shear);
     f("perspective", perspective), f("flipud", flipud), f("fliplr", fliplr);
     f("mosaic", mosaic), f("mixup", mixup), f("copy_paste", copy_paste);
+    f("ema_decay", ema_decay), f("ema_tau", ema_tau);
   }
   template <class F>
   void for_each(F&& f) const {
@@ -89,6 +95,8 @@ inline Hyp hyp_from_yaml(const data::Yaml& y, const std::string& source) {
     });
     YOLITE_CHECK(known, source, ":", val.line(), ": unknown hyperparameter '", key, "'");
   }
+  YOLITE_CHECK(h.ema_decay >= 0 && h.ema_decay <= 1, source, ": ema_decay must be in [0, 1], got ", h.ema_decay);
+  YOLITE_CHECK(h.ema_tau > 0, source, ": ema_tau must be > 0, got ", h.ema_tau);
   return h;
 }
 

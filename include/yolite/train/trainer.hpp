@@ -496,7 +496,7 @@ YOLITE_API void Trainer::build_optimizer(Run& r) {
     r.opt = std::make_unique<optim::Adam<float>>(groups, hyp.momentum, 0.999, 1e-8, opt_.optimizer == "AdamW");
   r.lf = opt_.cos_lr ? optim::one_cycle_lr(opt_.epochs, hyp.lrf) : optim::linear_lr(opt_.epochs, hyp.lrf);
   optim::set_epoch_lr(r.opt->groups(), r.lf, 0);
-  r.ema = std::make_unique<optim::ModelEMA<float>>(r.model->state_dict());
+  r.ema = std::make_unique<optim::ModelEMA<float>>(r.model->state_dict(), hyp.ema_decay, hyp.ema_tau);
   loss::LossConfig& lc = r.lc;
   lc.box = hyp.box, lc.obj = hyp.obj, lc.cls = hyp.cls, lc.cls_pw = hyp.cls_pw,
   lc.obj_pw = hyp.obj_pw, lc.anchor_t = hyp.anchor_t, lc.fl_gamma = hyp.fl_gamma;
