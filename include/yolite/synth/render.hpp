@@ -217,7 +217,8 @@ inline void hide_occluded(std::vector<uint16_t>& ids, const Scene& s, const std:
   for (uint16_t id : ids)
     if (id != 0 && id <= s.objects.size()) ++seen[id];
   FrameBuffer alone(w, h);
-  std::vector<uint16_t> drop;
+  std::vector<char> drop(seen.size(), 0);
+  bool any = false;
   for (size_t k = 0; k < s.objects.size(); ++k) {
     const uint16_t id = uint16_t(k + 1);
     if (seen[id] == 0) continue;
@@ -226,11 +227,12 @@ inline void hide_occluded(std::vector<uint16_t>& ids, const Scene& s, const std:
     std::fill(alone.id_depth.begin(), alone.id_depth.end(), 0.0f);
     render_meshes(alone, s.camera, s.light, {items[k]}, 1e-3f, /*shade=*/false);
     const size_t own = size_t(std::count(alone.id.begin(), alone.id.end(), id));
-    if (double(seen[id]) < double(s.min_visible) * double(own)) drop.push_back(id);
+    drop[id] = double(seen[id]) < double(s.min_visible) * double(own);
+    any = any || drop[id];
   }
-  if (drop.empty()) return;
+  if (!any) return;
   for (auto& id : ids)
-    if (id != 0 && std::find(drop.begin(), drop.end(), id) != drop.end()) id = 0;
+    if (id != 0 && id < drop.size() && drop[id]) id = 0;
 }
 
 // Renders the scene: background, objects, effects, id mask and annotations.

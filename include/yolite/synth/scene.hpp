@@ -244,12 +244,13 @@ inline void place_rows(Scene& s, int cls, std::shared_ptr<const Mesh> mesh, int 
   const float rise = float(rng.uniform(0.12, 0.35));                // a row's lift, in bottle heights
   float v = float(rng.uniform(0.45, 0.7)) * float(h) + 0.25f * float(nrows - 1) * rise * height;
   const size_t max_objects = s.objects.size() + 14;
+  // the extents of an upright copy (spin changes them little: round bodies)
+  float hx, hy;
+  rotated_half_extents(*mesh, rot_x(tilt), hx, hy);
+  const float ext = std::max({hx, hy, 1e-6f});
   for (int r = 0; r < nrows; ++r) {  // front row first: ids read front to back
     const float size = height * std::pow(shrink, float(r));
-    // half the width of an upright copy at this size (spin changes it little: round bodies)
-    float hx, hy;
-    rotated_half_extents(*mesh, rot_x(tilt), hx, hy);
-    const float half_w = 0.5f * size * hx / std::max({hx, hy, 1e-6f});
+    const float half_w = 0.5f * size * hx / ext;
     const float step = 2.0f * half_w * spacing;
     float u = float(rng.uniform(-0.5, 0.5)) * step + (r % 2 ? 0.5f * step : 0.0f);
     while (u + half_w > 0) u -= step;  // the first copy left of (or at) the frame's left edge
