@@ -25,6 +25,12 @@ grep -qE '^ +all ' val_aug.log
 "$Y" detect --source images/test --weights runs/train/yolo_bottle_det/weights/best.pt --img 320 \
   --conf 0.01 --augment --save-txt --name aug > detect_aug.log
 test -n "$(ls runs/detect/aug/*.jpg)"
+# a knob out of range is refused by name before anything is written
+if "$Y" synth --out badknob --per-class 1 --lying 1.5 > badknob.log 2>&1; then exit 1; fi
+grep -q -- "--lying must be in 0..1" badknob.log
+test ! -e badknob/coco_instances.json
+if "$Y" synth --out badknob --per-class 1 --closeup-framed -1 > badknob.log 2>&1; then exit 1; fi
+grep -q -- "--closeup-framed must be in 0..1" badknob.log
 # a missing weights file explains where YOLOv5's weights come from
 if "$Y" detect --source images/test --weights nowhere/yolov5m.pt > missing.log 2>&1; then exit 1; fi
 grep -q "releases" missing.log

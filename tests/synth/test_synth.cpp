@@ -587,6 +587,39 @@ TEST_SUITE("synth") {
 }
 
 TEST_SUITE("synth") {
+  TEST_CASE("framed close-ups: one whole, large bottle inside the frame; annotations equal the mask") {
+    auto classes = synth::builtin_classes();
+    synth::SceneOptions so;
+    so.closeup_probability = 1.0f, so.closeup_framed = 1.0f;
+    so.closeup_min = 0.8f, so.closeup_max = 1.4f;  // often too large to fit: shrunk to the margins
+    int n = 0, inside = 0, large = 0;
+    for (int i = 0; i < 24; ++i) {
+      Rng rng = Rng(37).split(uint64_t(i));
+      const int w = i % 2 ? 128 : 96, h = i % 2 ? 96 : 128;
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 1) % 5, (i + 2) % 5}, w, h, so, rng);
+      REQUIRE(s.objects.size() == 1);  // the bottle alone: the other planned objects are left out
+      synth::Rendered r = synth::render_scene(s);
+      check_annotations_match_mask(r, s.objects.size());
+      REQUIRE(r.annotations.size() == 1);
+      const auto& a = r.annotations[0];
+      ++n;
+      // the margin is >= 1% of the side; perspective may still carry the near end a pixel further
+      inside += a.x0 >= 1 && a.y0 >= 1 && a.x1 <= w - 2 && a.y1 <= h - 2;
+      large += std::max(double(a.x1 - a.x0 + 1) / w, double(a.y1 - a.y0 + 1) / h) >= 0.6;
+    }
+    CHECK(n == 24);
+    CHECK(inside >= 22);
+    CHECK(large >= 18);
+    // without close-ups the knob draws nothing from the random stream
+    Rng r1 = Rng(8).split(3), r2 = Rng(8).split(3);
+    synth::SceneOptions a, b;
+    b.closeup_framed = 1.0f;
+    auto s1 = synth::sample_scene(classes, {1, 2}, 64, 64, a, r1), s2 = synth::sample_scene(classes, {1, 2}, 64, 64, b, r2);
+    CHECK(synth::render_scene(s1).image.px == synth::render_scene(s2).image.px);
+  }
+}
+
+TEST_SUITE("synth") {
   TEST_CASE("refraction: only what is seen through clear bottles moves; the id mask is unchanged") {
     auto classes = synth::builtin_classes();
     int moved = 0;
@@ -928,6 +961,34 @@ TEST_SUITE("synth") {
     check_scenes_match_masks(so, {2, 3, 4}, 93, 3);
   }
 
+  TEST_CASE("clear plastic: PET and HDPE bodies become faint and colourless; glass bottles and labels stay") {
+    auto classes = synth::builtin_classes();  // beer, plastic, soda, water, wine
+    synth::SceneOptions so = clean_options();
+    so.clear_probability = 1.0f;
+    for (int k = 0; k < 5; ++k) {
+      Rng a = Rng(61).split(uint64_t(k)), b = a;
+      auto plain = synth::make_object_mesh(classes[size_t(k)], clean_options(), a);
+      auto clear = synth::make_object_mesh(classes[size_t(k)], so, b);
+      REQUIRE(plain->materials.size() == clear->materials.size());
+      const synth::Material &p0 = plain->materials[0], &c0 = clear->materials[0];
+      if (k == 0 || k == 4) {  // glass keeps its colour, and nothing is drawn from the stream
+        CHECK(c0.color.x == p0.color.x);
+        CHECK(c0.opacity == p0.opacity);
+        CHECK(a.next_u64() == b.next_u64());
+        continue;
+      }
+      CHECK(c0.opacity <= 0.25f);
+      const float hi = std::max({c0.color.x, c0.color.y, c0.color.z}), lo = std::min({c0.color.x, c0.color.y, c0.color.z});
+      CHECK(hi - lo <= 0.1f * hi + 1e-6f);  // saturation <= 0.1
+      bool same_shape = clear->pos.size() == plain->pos.size();
+      for (size_t v = 0; same_shape && v < plain->pos.size(); ++v)
+        same_shape = clear->pos[v].x == plain->pos[v].x && clear->pos[v].y == plain->pos[v].y && clear->pos[v].z == plain->pos[v].z;
+      CHECK(same_shape);  // the shape is untouched
+      for (size_t m = 1; m < plain->materials.size(); ++m) CHECK(clear->materials[m].name == plain->materials[m].name);
+    }
+    check_scenes_match_masks(so, {1, 2, 3}, 95, 3);
+  }
+
   TEST_CASE("square bodies: a rounded rectangle across the body, the neck stays round, unit normals") {
     Rng rng(77);
     const synth::Mesh m = synth::make_bottle(synth::BottleKind::plastic, rng);
@@ -1017,9 +1078,10 @@ TEST_SUITE("synth") {
     o.test_image = false;
     o.scene.ground_probability = 0.5f, o.scene.clutter3d_probability = 0.5f, o.scene.max_distractors = 3;
     o.scene.shadow_probability = 0.7f, o.scene.crush_probability = 0.5f, o.scene.camera_fx_probability = 0.7f;
-    o.scene.closeup_probability = 0.5f, o.scene.refraction = 0.04f;
+    o.scene.closeup_probability = 0.5f, o.scene.closeup_framed = 0.5f, o.scene.refraction = 0.04f;
     o.scene.bare_probability = 0.5f, o.scene.square_probability = 0.5f, o.scene.reflection_probability = 0.7f;
     o.scene.rows_probability = 0.3f, o.scene.studio_probability = 0.3f, o.scene.min_visible = 0.3f;
+    o.scene.clear_probability = 0.4f, o.scene.lying_probability = 0.6f;
     CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 11);  // 10 images + json
     // out-of-range knobs are refused before anything is written
     synth::SynthOptions bad = o;
@@ -1032,6 +1094,12 @@ TEST_SUITE("synth") {
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--reflections"), Error);
     bad.scene.reflection_probability = 0.7f, bad.scene.rows_probability = 2.0f;
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--rows"), Error);
+    bad.scene.rows_probability = 0.3f, bad.scene.closeup_framed = 1.5f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--closeup-framed"), Error);
+    bad.scene.closeup_framed = 0.5f, bad.scene.lying_probability = -0.2f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--lying"), Error);
+    bad.scene.lying_probability = 0.3f, bad.scene.clear_probability = 1.2f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--clear"), Error);
     CHECK_FALSE(fs::exists(dir.path / "bad"));
   }
 
@@ -1041,6 +1109,7 @@ TEST_SUITE("synth") {
       std::ofstream f(dir.path / "s.yaml");
       f << "ground: 0.4\nclutter3d: 0.2\ndistractors: 3\nshadows: 0.6\ncrushed: 0.3\ncamera_fx: 0.5\n"
            "bare: 0.25\nsquare: 0.35\nreflections: 0.45\nrows: 0.2\nstudio: 0.1\nmin_visible: 0.25\n"
+           "closeup_framed: 0.6\nlying: 0.45\nclear: 0.35\n"
            "classes:\n  - name: Water Bottle\n    builtin: water\n";
     }
     auto f = synth::read_scene_file(dir.path / "s.yaml");
@@ -1056,6 +1125,10 @@ TEST_SUITE("synth") {
     CHECK(f.scene.rows_probability == doctest::Approx(0.2f));
     CHECK(f.scene.studio_probability == doctest::Approx(0.1f));
     CHECK(f.scene.min_visible == doctest::Approx(0.25f));
+    CHECK(f.scene.closeup_framed == doctest::Approx(0.6f));
+    CHECK(f.scene.lying_probability == doctest::Approx(0.45f));
+    CHECK(f.lying_given);
+    CHECK(f.scene.clear_probability == doctest::Approx(0.35f));
   }
 }
 

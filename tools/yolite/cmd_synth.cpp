@@ -3,10 +3,12 @@
 //   yolite synth --out bottles --per-class 5000 --seed 1 [--sizes 512,300] [--max-objects 3]
 //                [--mixed] [--classes "Beer Bottle,Wine Bottle"] [--class "Green Bottle=models/green.obj"]
 //                [--scene scene.yaml] [--contact-sheet sheet.jpg] [--exist-ok] [--threads N]
-//                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.7 [--closeup-size 0.6,1.2]]
+//                [--backgrounds photos/ [--background-prob 0.8]] [--closeup 0.7 [--closeup-size 0.6,1.2]
+//                [--closeup-framed 0]] [--lying 0.3]
 //                [--refraction 0.03] [--ground 0.4] [--clutter3d 0.2] [--distractors 3] [--shadows 0.6]
 //                [--crushed 0.3] [--camera-fx 0.5] [--text-labels 0.7 [--fonts DIR]] [--bare 0.3]
-//                [--square 0.3] [--reflections 0.7] [--rows 0.15] [--studio 0.15] [--min-visible 0.3] [--plain]
+//                [--square 0.3] [--reflections 0.7] [--rows 0.15] [--studio 0.15] [--min-visible 0.3] [--clear 0.5]
+//                [--plain]
 // Without flags every realism knob is on at synth::realistic_scene_options(); --plain turns
 // off those not given.
 //
@@ -109,6 +111,7 @@ int run_synth(int argc, char** argv) {
   std::string out, sizes_arg, classes_arg, sheet, scene_file, backgrounds;
   const yolite::synth::SceneOptions preset = yolite::synth::realistic_scene_options();
   float background_prob = 0.8f, closeup = preset.closeup_probability, refraction = preset.refraction;
+  float closeup_framed = preset.closeup_framed, lying = preset.lying_probability, clear = preset.clear_probability;
   float ground = preset.ground_probability, clutter3d = preset.clutter3d_probability, shadows = preset.shadow_probability;
   float crushed = preset.crush_probability, camera_fx = preset.camera_fx_probability;
   float text_labels = preset.text_label_probability, bare = preset.bare_probability;
@@ -135,9 +138,11 @@ int run_synth(int argc, char** argv) {
   app.add_option("--contact-sheet", sheet, "also write a 4x4 sheet of labelled samples (.jpg/.png)");
   app.add_option("--min-size", min_size, "smallest object, fraction of the image side (default 0.05)");
   app.add_option("--max-size", max_size, "largest object, fraction of the image side (default 0.9)");
+  app.add_option("--lying", lying, "chance that a bottle is rolled up to lying on its side (default 0.3)");
   app.add_flag("--plain", plain, "the plain renderer: every realism knob below that is not given is off");
   app.add_option("--closeup", closeup, "chance that an image's first object is a close-up (default 0.7)");
   app.add_option("--closeup-size", closeup_size, "close-up size range, fraction of the image side (default 0.6,1.2)");
+  app.add_option("--closeup-framed", closeup_framed, "share of close-ups showing one whole bottle inside the frame (default 0)");
   app.add_option("--refraction", refraction, "background shift through clear bottles, fraction of the image side (default 0.04)");
   app.add_option("--ground", ground, "chance of a natural ground background: soil, gravel, grass, sand, ... (default 0.5)");
   app.add_option("--clutter3d", clutter3d, "chance of a background of densely packed rendered props (default 0.25)");
@@ -151,6 +156,7 @@ int run_synth(int argc, char** argv) {
   app.add_option("--reflections", reflections, "chance that glass and clear plastic reflect sky, ground and windows (default 0.7)");
   app.add_option("--rows", rows, "chance of rows of one bottle side by side: packs, shelves, conveyors (default 0.15)");
   app.add_option("--studio", studio, "chance of a white product-photo backdrop (default 0.15)");
+  app.add_option("--clear", clear, "chance that a plastic, soda or water bottle is colourless clear PET (default 0.5)");
   app.add_option("--min-visible", min_visible, "objects less visible than this share of their pixels get no label (default 0.3)");
   app.add_option("--fonts", fonts, "folder of .ttf/.otf fonts for --text-labels (default: Debian's DejaVu)");
   app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");
@@ -167,7 +173,7 @@ int run_synth(int argc, char** argv) {
   std::vector<synth::ClassSpec> classes;
   synth::SynthOptions o;
   std::filesystem::path font_dir_from_file;
-  bool text_labels_from_file = false;
+  bool text_labels_from_file = false, lying_from_file = false;
   if (!scene_file.empty()) {
     synth::SceneFile f = synth::read_scene_file(scene_file);
     classes = f.classes;
@@ -175,6 +181,7 @@ int run_synth(int argc, char** argv) {
     if (backgrounds.empty() && !f.backgrounds.empty()) backgrounds = f.backgrounds.string();
     font_dir_from_file = f.fonts;
     text_labels_from_file = f.text_labels_given;
+    lying_from_file = f.lying_given;
     if (!app.count("--background-prob")) background_prob = f.scene.photo_probability;
     if (f.max_objects && app.count("--max-objects") == 0) max_objects = *f.max_objects;
     if (!classes_arg.empty()) yolite::fail("--classes cannot be combined with --scene (list the classes in the file)");
@@ -221,6 +228,8 @@ int run_synth(int argc, char** argv) {
   if (app.count("--background-prob") && backgrounds.empty()) yolite::fail("--background-prob needs --backgrounds DIR");
   o.scene.photo_probability = background_prob;
   if (app.count("--closeup") || scene_file.empty()) o.scene.closeup_probability = closeup;
+  if (app.count("--closeup-framed") || scene_file.empty()) o.scene.closeup_framed = closeup_framed;
+  if (app.count("--lying") || scene_file.empty()) o.scene.lying_probability = lying;
   if (app.count("--refraction") || scene_file.empty()) o.scene.refraction = refraction;
   if (app.count("--ground") || scene_file.empty()) o.scene.ground_probability = ground;
   if (app.count("--clutter3d") || scene_file.empty()) o.scene.clutter3d_probability = clutter3d;
@@ -235,8 +244,11 @@ int run_synth(int argc, char** argv) {
   if (app.count("--rows") || scene_file.empty()) o.scene.rows_probability = rows;
   if (app.count("--studio") || scene_file.empty()) o.scene.studio_probability = studio;
   if (app.count("--min-visible") || scene_file.empty()) o.scene.min_visible = min_visible;
+  if (app.count("--clear") || scene_file.empty()) o.scene.clear_probability = clear;
   if (plain) {  // the plain renderer: knobs not given on the command line are off (scene file included)
     if (!app.count("--closeup")) o.scene.closeup_probability = 0;
+    if (!app.count("--closeup-framed")) o.scene.closeup_framed = 0;
+    if (!app.count("--lying") && !lying_from_file) o.scene.lying_probability = synth::SceneOptions{}.lying_probability;
     if (!app.count("--refraction")) o.scene.refraction = 0;
     if (!app.count("--ground")) o.scene.ground_probability = 0;
     if (!app.count("--clutter3d")) o.scene.clutter3d_probability = 0;
@@ -251,6 +263,7 @@ int run_synth(int argc, char** argv) {
     if (!app.count("--rows")) o.scene.rows_probability = 0;
     if (!app.count("--studio")) o.scene.studio_probability = 0;
     if (!app.count("--min-visible")) o.scene.min_visible = 0;
+    if (!app.count("--clear")) o.scene.clear_probability = 0;
   }
   if (o.scene.text_label_probability > 0) {
     std::filesystem::path dir = !fonts.empty() ? std::filesystem::path(fonts) : font_dir_from_file;

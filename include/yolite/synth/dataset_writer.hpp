@@ -91,6 +91,12 @@ inline void validate(const std::vector<ClassSpec>& classes, const SynthOptions& 
                "synth: object size range ", o.scene.min_size, "..", o.scene.max_size, " is invalid");
   YOLITE_CHECK(o.scene.closeup_probability >= 0 && o.scene.closeup_probability <= 1,
                "synth: --closeup must be in 0..1, got ", o.scene.closeup_probability);
+  YOLITE_CHECK(o.scene.clear_probability >= 0 && o.scene.clear_probability <= 1,
+               "synth: --clear must be in 0..1, got ", o.scene.clear_probability);
+  YOLITE_CHECK(o.scene.lying_probability >= 0 && o.scene.lying_probability <= 1,
+               "synth: --lying must be in 0..1, got ", o.scene.lying_probability);
+  YOLITE_CHECK(o.scene.closeup_framed >= 0 && o.scene.closeup_framed <= 1,
+               "synth: --closeup-framed must be in 0..1, got ", o.scene.closeup_framed);
   YOLITE_CHECK(o.scene.closeup_min > 0 && o.scene.closeup_min <= o.scene.closeup_max && o.scene.closeup_max <= 2.0f,
                "synth: close-up size range ", o.scene.closeup_min, "..", o.scene.closeup_max, " is invalid");
   YOLITE_CHECK(o.scene.refraction >= 0 && o.scene.refraction <= 0.5f, "synth: --refraction must be in 0..0.5, got ",

@@ -123,6 +123,11 @@ struct SceneOptions {
   // 0 draws nothing from the random stream (the data set is what it was without the option).
   float closeup_probability = 0.0f;
   float closeup_min = 0.5f, closeup_max = 1.1f;
+  // Framed close-ups: this share of the close-ups shows its bottle whole, alone in the image and
+  // inside the frame with a margin of 1-8% of the side (made smaller when it would not fit), as
+  // in photos taken of one bottle; the others may leave the frame. 0 draws nothing from the
+  // random stream.
+  float closeup_framed = 0.0f;
   // Refraction through clear bottles: the background seen through them shifts by up to this
   // fraction of the image side (Light::refraction_px). 0 = plain see-through.
   float refraction = 0.0f;
@@ -151,6 +156,11 @@ struct SceneOptions {
   float studio_probability = 0.0f;
   // Scene::min_visible of the sampled scenes (0 = off; draws nothing from the random stream).
   float min_visible = 0.0f;
+  // Clear plastic (clear_body): with this probability a Plastic Bottle's opaque HDPE body is
+  // nearly colourless clear PET instead, and a Soda or Water Bottle's tinted PET loses most of
+  // its tint -- most bottles in real photos are clear, and on a light ground little but their
+  // label, cap and edges shows. Off at 0 (draws nothing from the random stream).
+  float clear_probability = 0.0f;
 };
 
 // The settings `yolite synth` renders with unless told otherwise (`--plain` turns them off):
@@ -175,6 +185,7 @@ inline SceneOptions realistic_scene_options() {
   o.rows_probability = 0.15f;
   o.studio_probability = 0.15f;
   o.min_visible = 0.3f;
+  o.clear_probability = 0.5f;
   return o;
 }
 
@@ -206,8 +217,20 @@ inline Pose frame_object(const Mesh& mesh, const Mat3& rot, const Camera& cam, f
   return p;
 }
 
+// Turns a bottle body into nearly colourless clear PET: a faint grey, blue or green cast, 10-25%
+// opaque, glossy (the renderer draws anything less than opaque as see-through, darker at the
+// silhouette).
+inline void clear_body(Material& body, Rng& rng) {
+  body.name = "clear PET";
+  body.color = hsv(float(rng.uniform(0.25, 0.62)), float(rng.uniform(0.0, 0.1)), float(rng.uniform(0.85, 0.98)));
+  body.opacity = float(rng.uniform(0.1, 0.25));
+  body.specular = float(rng.uniform(0.7, 1.0));
+  body.shininess = float(rng.uniform(50.0, 90.0));
+  body.texture = nullptr;
+}
+
 // One object of class `spec` with the scene's mesh edits drawn: square body, dents, torn
-// labels, printed artwork.
+// labels, printed artwork, clear plastic.
 inline std::shared_ptr<const Mesh> make_object_mesh(const ClassSpec& spec, const SceneOptions& opt, Rng& rng) {
   std::shared_ptr<const Mesh> mesh = spec.make(rng);
   auto edit = [&](auto&& change) {  // the mesh may be shared (user models): change a copy
@@ -226,6 +249,10 @@ inline std::shared_ptr<const Mesh> make_object_mesh(const ClassSpec& spec, const
     YOLITE_CHECK(!opt.fonts.empty(), "synth::sample_scene: printed labels need a font (SceneOptions::fonts)");
     edit([&](Mesh& m) { print_labels(m, rng, opt.fonts); });
   }
+  if (opt.clear_probability > 0 && spec.builtin &&
+      (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::soda || *spec.builtin == BottleKind::water) &&
+      rng.bernoulli(opt.clear_probability))
+    edit([&](Mesh& m) { clear_body(m.materials[0], rng); });  // a built-in bottle's first material is its body
   return mesh;
 }
 
@@ -324,6 +351,32 @@ inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
   return s;
 }
 
+// Moves `pose` (farther away and sideways, never nearer) until every vertex of `mesh` projects
+// inside the pixel rectangle [x0, x1] x [y0, y1]: frame_object sizes an object by its extent
+// at its centre's depth, and the near half of a close object projects larger than that.
+inline void fit_in_frame(const Mesh& mesh, Pose& pose, const Camera& cam, float x0, float y0, float x1, float y1) {
+  for (int it = 0; it < 6; ++it) {
+    float bx0 = 1e30f, by0 = 1e30f, bx1 = -1e30f, by1 = -1e30f;
+    for (auto& p : mesh.pos) {
+      Vec3 q = pose.apply(p);
+      if (q.z > -1e-3f) q.z = -1e-3f;
+      bx0 = std::min(bx0, cam.sx(q)), bx1 = std::max(bx1, cam.sx(q));
+      by0 = std::min(by0, cam.sy(q)), by1 = std::max(by1, cam.sy(q));
+    }
+    const float grow = std::max((bx1 - bx0) / (x1 - x0), (by1 - by0) / (y1 - y0));
+    if (grow > 1) {  // too large: push it back along the line of sight (its pixel centre stays)
+      pose.translation = pose.translation * (grow * 1.01f);
+      continue;
+    }
+    const float du = bx0 < x0 ? x0 - bx0 : bx1 > x1 ? x1 - bx1 : 0.0f;
+    const float dv = by0 < y0 ? y0 - by0 : by1 > y1 ? y1 - by1 : 0.0f;
+    if (du == 0 && dv == 0) return;
+    const float d = -pose.translation.z;
+    pose.translation.x += du * d / cam.focal;
+    pose.translation.y -= dv * d / cam.focal;
+  }
+}
+
 // A random scene of a w x h image showing one object per entry of `object_classes` (indices
 // into `classes`).
 inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vector<int>& object_classes, int w, int h,
@@ -337,7 +390,11 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
                  classes.size());
   const bool closeup = opt.closeup_probability > 0 && !object_classes.empty() && rng.bernoulli(opt.closeup_probability);
   const bool rows = opt.rows_probability > 0 && !object_classes.empty() && rng.bernoulli(opt.rows_probability);
-  for (int cls : rows ? std::vector<int>{} : object_classes) {
+  const bool framed = closeup && opt.closeup_framed > 0 && rng.bernoulli(opt.closeup_framed);
+  const std::vector<int> placed = rows     ? std::vector<int>{}
+                                  : framed ? std::vector<int>{object_classes.front()}
+                                           : object_classes;
+  for (int cls : placed) {
     SceneObject o;
     o.cls = cls;
     const ClassSpec& spec = classes[size_t(cls)];
@@ -355,15 +412,27 @@ inline Scene sample_scene(const std::vector<ClassSpec>& classes, const std::vect
     float hx, hy;
     rotated_half_extents(*o.mesh, rot, hx, hy);
     float ext = std::max({hx, hy, 1e-6f});
+    float margin = 0;
+    if (near && framed) {  // the whole bottle inside the frame: shrink it to fit the margins if needed
+      margin = float(rng.uniform(0.01, 0.08));
+      const float fit = std::min((1 - 2 * margin) * float(w) * ext / std::max(hx, 1e-6f),
+                                 (1 - 2 * margin) * float(h) * ext / std::max(hy, 1e-6f));
+      size_px = std::min(size_px, fit);
+    }
     float half_w = 0.5f * size_px * hx / ext, half_h = 0.5f * size_px * hy / ext;
-    // the centre keeps 80% of each half inside the frame (50% for a close-up)
-    const float keep = near ? 0.5f : 0.8f;
+    // the centre keeps 80% of each half inside the frame (50% for a close-up, all of it and the
+    // margin for a framed one)
+    const float keep = near ? (framed ? 1.0f : 0.5f) : 0.8f;
     auto pick = [&](float half, int side) {
-      float lo = keep * half, hi = float(side) - keep * half;
+      float lo = keep * half + margin * float(side), hi = float(side) - lo;
+      if (near && framed) return lo < hi ? float(rng.uniform(lo, hi)) : 0.5f * float(side);
       return lo < hi ? float(rng.uniform(lo, hi)) : 0.5f * float(side) + float(rng.uniform(-0.1, 0.1)) * float(side);
     };
     float u = pick(half_w, w), v = pick(half_h, h);
     o.pose = frame_object(*o.mesh, rot, s.camera, size_px, u, v);
+    if (near && framed)
+      fit_in_frame(*o.mesh, o.pose, s.camera, margin * float(w), margin * float(h), (1 - margin) * float(w),
+                   (1 - margin) * float(h));
     s.objects.push_back(std::move(o));
   }
   if (rows) {

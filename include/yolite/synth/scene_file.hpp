@@ -11,6 +11,7 @@
 //   jpeg: [70, 95]              # JPEG quality range
 //   closeup: 0.3                # chance that the first object is a close-up (may leave the frame)
 //   closeup_size: [0.5, 1.1]    # its longest side, fraction of the image side
+//   closeup_framed: 0.0         # share of close-ups showing one whole bottle inside the frame
 //   refraction: 0.03            # background shift through clear bottles, fraction of the image side
 //   ground: 0.4                 # chance of a natural ground (soil, gravel, grass, sand, paving, ...)
 //   clutter3d: 0.2              # chance of a background of densely packed rendered props
@@ -25,6 +26,7 @@
 //   rows: 0.15                  # chance of rows of one bottle side by side (packs, shelves, conveyors)
 //   studio: 0.15                # chance of a white product-photo backdrop
 //   min_visible: 0.3            # objects less visible than this share of their pixels get no label
+//   clear: 0.5                  # chance that a plastic, soda or water bottle is colourless clear PET
 //   fonts: /usr/share/fonts/truetype/dejavu   # .ttf/.otf folder for them (default: Debian's)
 //   backgrounds: photos/        # a folder of photos as backgrounds (relative to this file)
 //   background_prob: 0.8        # share of images on a photo with `backgrounds`
@@ -61,6 +63,7 @@ struct SceneFile {
   std::filesystem::path backgrounds;  // "" = none; scan it with scan_photo_folder
   std::filesystem::path fonts;        // "" = the default font folder; load it with load_fonts
   bool text_labels_given = false;     // the file sets text_labels itself
+  bool lying_given = false;           // the file sets lying itself
 };
 
 inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::path& base_dir) {
@@ -68,21 +71,22 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   f.scene = realistic_scene_options();  // keys not in the file keep `yolite synth`'s defaults
   YOLITE_CHECK(y.is_map(), y.where(), "a scene file is a mapping with a 'classes' list");
   static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg",
-                                          "closeup", "closeup_size", "refraction", "ground", "clutter3d", "distractors", "shadows",
-                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "rows", "studio", "min_visible", "fonts", "backgrounds", "background_prob", "classes"};
+                                          "closeup", "closeup_size", "closeup_framed", "refraction", "ground", "clutter3d", "distractors", "shadows",
+                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "rows", "studio", "min_visible", "clear", "fonts", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
       fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
-           "closeup_size, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, bare, square, reflections, rows, studio, min_visible, fonts, "
+           "closeup_size, closeup_framed, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, bare, square, reflections, rows, studio, min_visible, clear, fonts, "
            "backgrounds, "
            "background_prob, classes)");
   if (auto* v = y.find("max_objects")) f.max_objects = int(v->integer());
   if (auto* v = y.find("min_size")) f.scene.min_size = float(v->num());
   if (auto* v = y.find("max_size")) f.scene.max_size = float(v->num());
-  if (auto* v = y.find("lying")) f.scene.lying_probability = float(v->num());
+  if (auto* v = y.find("lying")) f.scene.lying_probability = float(v->num()), f.lying_given = true;
   if (auto* v = y.find("blur")) f.scene.blur_probability = float(v->num());
   if (auto* v = y.find("noise")) f.scene.max_noise = float(v->num());
   if (auto* v = y.find("closeup")) f.scene.closeup_probability = float(v->num());
+  if (auto* v = y.find("closeup_framed")) f.scene.closeup_framed = float(v->num());
   if (auto* v = y.find("refraction")) f.scene.refraction = float(v->num());
   if (auto* v = y.find("ground")) f.scene.ground_probability = float(v->num());
   if (auto* v = y.find("clutter3d")) f.scene.clutter3d_probability = float(v->num());
@@ -96,6 +100,7 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   if (auto* v = y.find("rows")) f.scene.rows_probability = float(v->num());
   if (auto* v = y.find("studio")) f.scene.studio_probability = float(v->num());
   if (auto* v = y.find("min_visible")) f.scene.min_visible = float(v->num());
+  if (auto* v = y.find("clear")) f.scene.clear_probability = float(v->num());
   if (auto* v = y.find("text_labels")) f.scene.text_label_probability = float(v->num()), f.text_labels_given = true;
   if (auto* v = y.find("fonts")) {
     std::filesystem::path d = v->str();
