@@ -360,8 +360,9 @@ inline void fit_in_frame(const Mesh& mesh, Pose& pose, const Camera& cam, float 
     for (auto& p : mesh.pos) {
       Vec3 q = pose.apply(p);
       if (q.z > -1e-3f) q.z = -1e-3f;
-      bx0 = std::min(bx0, cam.sx(q)), bx1 = std::max(bx1, cam.sx(q));
-      by0 = std::min(by0, cam.sy(q)), by1 = std::max(by1, cam.sy(q));
+      const float x = cam.sx(q), y = cam.sy(q);
+      bx0 = std::min(bx0, x), bx1 = std::max(bx1, x);
+      by0 = std::min(by0, y), by1 = std::max(by1, y);
     }
     const float grow = std::max((bx1 - bx0) / (x1 - x0), (by1 - by0) / (y1 - y0));
     if (grow > 1) {  // too large: push it back along the line of sight (its pixel centre stays)
