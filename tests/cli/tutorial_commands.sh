@@ -31,6 +31,20 @@ grep -q -- "--lying must be in 0..1" badknob.log
 test ! -e badknob/coco_instances.json
 if "$Y" synth --out badknob --per-class 1 --closeup-framed -1 > badknob.log 2>&1; then exit 1; fi
 grep -q -- "--closeup-framed must be in 0..1" badknob.log
+if "$Y" synth --out badknob --per-class 1 --stretch 2 > badknob.log 2>&1; then exit 1; fi
+grep -q -- "--stretch must be in 0..1" badknob.log
+if "$Y" synth --out badknob --per-class 1 --liquid -0.5 > badknob.log 2>&1; then exit 1; fi
+grep -q -- "--liquid must be in 0..1" badknob.log
+test ! -e badknob/coco_instances.json
+# a model soup of two checkpoints of one run detects like any weights; a YOLOv5 .pt is refused
+W=runs/train/yolo_bottle_det/weights
+"$Y" average "$W/best.pt" "$W/last.pt" --out soup.pt > average.log
+grep -q "averaged 2 checkpoints" average.log
+"$Y" detect --source images/test --weights soup.pt --conf 0.25 --name soup > detect_soup.log
+test -n "$(ls runs/detect/soup/*.jpg)"
+if "$Y" average "$W/best.pt" yolov5s.pt --out bad_soup.pt > bad_average.log 2>&1; then exit 1; fi
+grep -q "yolov5s.pt: a YOLOv5 .pt" bad_average.log
+test ! -e bad_soup.pt
 # a missing weights file explains where YOLOv5's weights come from
 if "$Y" detect --source images/test --weights nowhere/yolov5m.pt > missing.log 2>&1; then exit 1; fi
 grep -q "releases" missing.log

@@ -94,6 +94,9 @@ case_ "dataset split folder missing" "images/missing" runs/train/t3 -- train --d
 case_ "label class out of range" "a.txt:2" runs/train/t4 -- train --data in/badlabels.yaml --weights '' --cfg yolov5n.yaml --img 64 --epochs 1 --project runs/train --name t4
 case_ "hyp yaml with a misspelt key" "in/typo_hyp.yaml:3" runs/train/t5 -- train --data data/dataset.yaml --hyp in/typo_hyp.yaml --weights '' --cfg yolov5n.yaml --img 64 --epochs 1 --project runs/train --name t5
 case_ "resume from a truncated checkpoint" "in/truncated.pt" - -- train --resume in/truncated.pt
+case_ "average of one checkpoint" "two or more checkpoints" soup1.pt -- average n.pt --out soup1.pt
+case_ "average of a YOLOv5 .pt" "n.pt: a YOLOv5 .pt" soup2.pt -- average n.pt n.pt --out soup2.pt
+case_ "average of a file that is not a checkpoint" "in/noimage.json" soup3.pt -- average in/noimage.json in/noimage.json --out soup3.pt
 case_ "unknown model cfg" "yolov5q" runs/train/t6 -- train --data data/dataset.yaml --weights '' --cfg yolov5q.yaml --img 64 --epochs 1 --project runs/train --name t6
 case_ "GPU asked for (CPU build)" "--device" runs/train/t7 -- train --data data/dataset.yaml --weights '' --cfg yolov5n.yaml --img 64 --epochs 1 --device 0 --project runs/train --name t7
 case_ "negative image size" "--img" runs/train/t8 -- train --data data/dataset.yaml --weights '' --cfg yolov5n.yaml --img -64 --epochs 1 --project runs/train --name t8

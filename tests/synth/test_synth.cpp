@@ -989,6 +989,74 @@ TEST_SUITE("synth") {
     check_scenes_match_masks(so, {1, 2, 3}, 95, 3);
   }
 
+  TEST_CASE("liquid: see-through bodies filled to a level, below it opaque, tinted, lensing; glass untouched") {
+    auto classes = synth::builtin_classes();  // beer, plastic, soda, water, wine
+    synth::SceneOptions so = clean_options();
+    so.liquid_probability = 1.0f;
+    int filled = 0;
+    for (int k = 0; k < 5; ++k) {
+      Rng a = Rng(71).split(uint64_t(k)), b = a;
+      auto plain = synth::make_object_mesh(classes[size_t(k)], clean_options(), a);
+      auto full = synth::make_object_mesh(classes[size_t(k)], so, b);
+      if (k == 0 || k == 1 || k == 4) {  // glass and opaque HDPE: nothing changes, nothing is drawn
+        CHECK(full->materials.size() == plain->materials.size());
+        CHECK(full->tri_material == plain->tri_material);
+        CHECK(a.next_u64() == b.next_u64());
+        continue;
+      }
+      ++filled;
+      REQUIRE(full->materials.size() == plain->materials.size() + 1);
+      const synth::Material& body = plain->materials[0];
+      const synth::Material& liquid = full->materials.back();
+      CHECK(liquid.opacity > body.opacity);
+      CHECK(liquid.opacity <= 0.8f);
+      CHECK(liquid.lens >= 1.5f);
+      CHECK(body.lens == 0.0f);
+      REQUIRE(full->pos.size() == plain->pos.size());
+      CHECK(full->tris == plain->tris);  // the shape is untouched
+      // only body triangles change, and those that do lie below every body triangle that does not
+      const auto id = uint16_t(full->materials.size() - 1);
+      float top_filled = -1e9f, bottom_empty = 1e9f;
+      int moved = 0, kept = 0;
+      for (size_t t = 0; t < plain->tris.size(); ++t) {
+        const auto& tri = plain->tris[t];
+        const float cy = (plain->pos[tri[0]].y + plain->pos[tri[1]].y + plain->pos[tri[2]].y) / 3.0f;
+        if (plain->tri_material[t] != 0) {
+          CHECK(full->tri_material[t] == plain->tri_material[t]);
+          continue;
+        }
+        if (full->tri_material[t] == id) {
+          top_filled = std::max(top_filled, cy), ++moved;
+        } else {
+          CHECK(full->tri_material[t] == 0);
+          bottom_empty = std::min(bottom_empty, cy), ++kept;
+        }
+      }
+      CHECK(moved > 0);
+      if (kept > 0) CHECK(top_filled < bottom_empty);
+    }
+    CHECK(filled == 2);
+    // clear plastic is filled too; annotations still equal the mask
+    so.clear_probability = 1.0f;
+    Rng c = Rng(72).split(0);
+    auto clear_full = synth::make_object_mesh(classes[1], so, c);
+    CHECK(clear_full->materials.back().name == "liquid");
+    check_scenes_match_masks(so, {1, 2, 3}, 73, 4);
+    // the lens shifts what is seen through the liquid further than through the empty body
+    Rng r1 = Rng(74).split(3);
+    synth::SceneOptions lens_opts = clean_options();
+    lens_opts.refraction = 0.05f;
+    synth::Scene s = synth::sample_scene(classes, {3}, 96, 96, lens_opts, r1);
+    synth::Rendered before = synth::render_scene(s);
+    auto m = std::make_shared<synth::Mesh>(*s.objects[0].mesh);
+    for (auto& mat : m->materials)
+      if (mat.opacity < 1.0f) mat.lens = 3.0f;
+    s.objects[0].mesh = m;
+    synth::Rendered after = synth::render_scene(s);
+    CHECK(after.ids == before.ids);
+    CHECK(after.image.px != before.image.px);
+  }
+
   TEST_CASE("square bodies: a rounded rectangle across the body, the neck stays round, unit normals") {
     Rng rng(77);
     const synth::Mesh m = synth::make_bottle(synth::BottleKind::plastic, rng);
@@ -1068,6 +1136,62 @@ TEST_SUITE("synth") {
     CHECK(blue < 0);
   }
 
+  TEST_CASE("stretched photos: the pixel aspect narrows or widens objects; annotations equal the mask") {
+    // the camera: only x scales with the aspect, and unproject inverts the projection
+    synth::Camera cam{100, 80, 50.0f};
+    cam.aspect = 0.75f;
+    const synth::Vec3 p{0.4f, -0.2f, -2.0f};
+    CHECK(cam.sx(p) == doctest::Approx(50.0 + 50.0 * 0.75 * 0.4 / 2.0));
+    CHECK(cam.sy(p) == doctest::Approx(40.0 + 50.0 * 0.2 / 2.0));
+    const synth::Vec3 q = cam.unproject(cam.sx(p), cam.sy(p), 2.0f);
+    CHECK(q.x == doctest::Approx(p.x).epsilon(1e-5));
+    CHECK(q.y == doctest::Approx(p.y).epsilon(1e-5));
+    // one object seen through a squeezing camera: as tall as before, about 0.6 as wide
+    auto classes = synth::builtin_classes();
+    int compared = 0;
+    for (int i = 0; i < 30; ++i) {
+      Rng rng = Rng(61).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5}, 128, 128, clean_options(), rng);
+      synth::Rendered wide = synth::render_scene(s);
+      s.camera.aspect = 0.6f;
+      synth::Rendered narrow = synth::render_scene(s);
+      check_annotations_match_mask(narrow, s.objects.size());
+      if (wide.annotations.size() != 1 || narrow.annotations.size() != 1) continue;
+      const auto& a = wide.annotations[0];
+      const auto& b = narrow.annotations[0];
+      const bool inside = a.x0 > 0 && a.y0 > 0 && a.x1 < 127 && a.y1 < 127 && a.x1 - a.x0 >= 15;
+      if (!inside) continue;
+      ++compared;
+      const double wa = a.x1 - a.x0 + 1, wb = b.x1 - b.x0 + 1;
+      CHECK(wb / wa == doctest::Approx(0.6).epsilon(0.15));
+      CHECK(std::abs((b.y1 - b.y0) - (a.y1 - a.y0)) <= 2);
+    }
+    CHECK(compared >= 4);
+    // the knob: aspects spread log-uniformly over [1/1.5, 1.5]; annotations still equal the mask
+    synth::SceneOptions so = clean_options();
+    so.stretch = 0.5f;
+    int narrower = 0, wider = 0;
+    for (int i = 0; i < 40; ++i) {
+      Rng rng = Rng(62).split(uint64_t(i));
+      synth::Scene s = synth::sample_scene(classes, {i % 5, (i + 2) % 5}, 96, 96, so, rng);
+      CHECK(s.camera.aspect >= 1.0f / 1.5f - 1e-5f);
+      CHECK(s.camera.aspect <= 1.5f + 1e-5f);
+      narrower += s.camera.aspect < 0.9f;
+      wider += s.camera.aspect > 1.1f;
+    }
+    CHECK(narrower >= 8);
+    CHECK(wider >= 8);
+    check_scenes_match_masks(so, {0, 2, 4}, 63, 12);
+    // 0 draws nothing from the random stream: the scene is what the options without it give
+    Rng r1 = Rng(64).split(1), r2 = Rng(64).split(1);
+    synth::SceneOptions off = clean_options();
+    off.stretch = 0;
+    auto s1 = synth::sample_scene(classes, {1, 3}, 64, 64, clean_options(), r1);
+    auto s2 = synth::sample_scene(classes, {1, 3}, 64, 64, off, r2);
+    CHECK(s2.camera.aspect == 1.0f);
+    CHECK(synth::render_scene(s1).image.px == synth::render_scene(s2).image.px);
+  }
+
   TEST_CASE("every realism knob at once: same seed, 1 vs 2 threads, byte-identical data sets") {
     TempDir dir("realism");
     auto classes = synth::builtin_classes();
@@ -1081,7 +1205,8 @@ TEST_SUITE("synth") {
     o.scene.closeup_probability = 0.5f, o.scene.closeup_framed = 0.5f, o.scene.refraction = 0.04f;
     o.scene.bare_probability = 0.5f, o.scene.square_probability = 0.5f, o.scene.reflection_probability = 0.7f;
     o.scene.rows_probability = 0.3f, o.scene.studio_probability = 0.3f, o.scene.min_visible = 0.3f;
-    o.scene.clear_probability = 0.4f, o.scene.lying_probability = 0.6f;
+    o.scene.clear_probability = 0.4f, o.scene.lying_probability = 0.6f, o.scene.stretch = 0.4f;
+    o.scene.liquid_probability = 0.5f;
     CHECK(same_files_for_1_and_2_threads(classes, o, dir.path) == 11);  // 10 images + json
     // out-of-range knobs are refused before anything is written
     synth::SynthOptions bad = o;
@@ -1100,6 +1225,10 @@ TEST_SUITE("synth") {
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--lying"), Error);
     bad.scene.lying_probability = 0.3f, bad.scene.clear_probability = 1.2f;
     CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--clear"), Error);
+    bad.scene.clear_probability = 0.4f, bad.scene.stretch = -0.5f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--stretch"), Error);
+    bad.scene.stretch = 0.4f, bad.scene.liquid_probability = 1.5f;
+    CHECK_THROWS_WITH_AS(synth::write_dataset(classes, bad), doctest::Contains("--liquid"), Error);
     CHECK_FALSE(fs::exists(dir.path / "bad"));
   }
 
@@ -1109,7 +1238,7 @@ TEST_SUITE("synth") {
       std::ofstream f(dir.path / "s.yaml");
       f << "ground: 0.4\nclutter3d: 0.2\ndistractors: 3\nshadows: 0.6\ncrushed: 0.3\ncamera_fx: 0.5\n"
            "bare: 0.25\nsquare: 0.35\nreflections: 0.45\nrows: 0.2\nstudio: 0.1\nmin_visible: 0.25\n"
-           "closeup_framed: 0.6\nlying: 0.45\nclear: 0.35\n"
+           "closeup_framed: 0.6\nlying: 0.45\nclear: 0.35\nstretch: 0.3\nliquid: 0.45\n"
            "classes:\n  - name: Water Bottle\n    builtin: water\n";
     }
     auto f = synth::read_scene_file(dir.path / "s.yaml");
@@ -1129,6 +1258,8 @@ TEST_SUITE("synth") {
     CHECK(f.scene.lying_probability == doctest::Approx(0.45f));
     CHECK(f.lying_given);
     CHECK(f.scene.clear_probability == doctest::Approx(0.35f));
+    CHECK(f.scene.stretch == doctest::Approx(0.3f));
+    CHECK(f.scene.liquid_probability == doctest::Approx(0.45f));
   }
 }
 

@@ -7,7 +7,7 @@
 //                [--closeup-framed 0]] [--lying 0.3]
 //                [--refraction 0.03] [--ground 0.4] [--clutter3d 0.2] [--distractors 3] [--shadows 0.6]
 //                [--crushed 0.3] [--camera-fx 0.5] [--text-labels 0.7 [--fonts DIR]] [--bare 0.3]
-//                [--square 0.3] [--reflections 0.7] [--rows 0.15] [--studio 0.15] [--min-visible 0.3] [--clear 0.5]
+//                [--square 0.3] [--reflections 0.7] [--rows 0.15] [--studio 0.15] [--min-visible 0.3] [--clear 0.5] [--stretch 0] [--liquid 0]
 //                [--plain]
 // Without flags every realism knob is on at synth::realistic_scene_options(); --plain turns
 // off those not given.
@@ -112,6 +112,7 @@ int run_synth(int argc, char** argv) {
   const yolite::synth::SceneOptions preset = yolite::synth::realistic_scene_options();
   float background_prob = 0.8f, closeup = preset.closeup_probability, refraction = preset.refraction;
   float closeup_framed = preset.closeup_framed, lying = preset.lying_probability, clear = preset.clear_probability;
+  float stretch = preset.stretch, liquid = preset.liquid_probability;
   float ground = preset.ground_probability, clutter3d = preset.clutter3d_probability, shadows = preset.shadow_probability;
   float crushed = preset.crush_probability, camera_fx = preset.camera_fx_probability;
   float text_labels = preset.text_label_probability, bare = preset.bare_probability;
@@ -157,6 +158,8 @@ int run_synth(int argc, char** argv) {
   app.add_option("--rows", rows, "chance of rows of one bottle side by side: packs, shelves, conveyors (default 0.15)");
   app.add_option("--studio", studio, "chance of a white product-photo backdrop (default 0.15)");
   app.add_option("--clear", clear, "chance that a plastic, soda or water bottle is colourless clear PET (default 0.5)");
+  app.add_option("--stretch", stretch, "images look like photos up to 1+S times wider or taller, stretched to their size (default 0)");
+  app.add_option("--liquid", liquid, "chance that a clear plastic bottle is filled with water or a drink (default 0)");
   app.add_option("--min-visible", min_visible, "objects less visible than this share of their pixels get no label (default 0.3)");
   app.add_option("--fonts", fonts, "folder of .ttf/.otf fonts for --text-labels (default: Debian's DejaVu)");
   app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");
@@ -245,6 +248,8 @@ int run_synth(int argc, char** argv) {
   if (app.count("--studio") || scene_file.empty()) o.scene.studio_probability = studio;
   if (app.count("--min-visible") || scene_file.empty()) o.scene.min_visible = min_visible;
   if (app.count("--clear") || scene_file.empty()) o.scene.clear_probability = clear;
+  if (app.count("--stretch") || scene_file.empty()) o.scene.stretch = stretch;
+  if (app.count("--liquid") || scene_file.empty()) o.scene.liquid_probability = liquid;
   if (plain) {  // the plain renderer: knobs not given on the command line are off (scene file included)
     if (!app.count("--closeup")) o.scene.closeup_probability = 0;
     if (!app.count("--closeup-framed")) o.scene.closeup_framed = 0;
@@ -264,6 +269,8 @@ int run_synth(int argc, char** argv) {
     if (!app.count("--studio")) o.scene.studio_probability = 0;
     if (!app.count("--min-visible")) o.scene.min_visible = 0;
     if (!app.count("--clear")) o.scene.clear_probability = 0;
+    if (!app.count("--stretch")) o.scene.stretch = 0;
+    if (!app.count("--liquid")) o.scene.liquid_probability = 0;
   }
   if (o.scene.text_label_probability > 0) {
     std::filesystem::path dir = !fonts.empty() ? std::filesystem::path(fonts) : font_dir_from_file;

@@ -118,6 +118,8 @@ inline void validate(const std::vector<ClassSpec>& classes, const SynthOptions& 
   probability(o.scene.rows_probability, "--rows");
   probability(o.scene.studio_probability, "--studio");
   probability(o.scene.min_visible, "--min-visible");
+  probability(o.scene.stretch, "--stretch");
+  probability(o.scene.liquid_probability, "--liquid");
   YOLITE_CHECK(o.scene.text_label_probability == 0 || !o.scene.fonts.empty(),
                "synth: --text-labels needs a font: install fonts-dejavu-core or pass --fonts DIR");
   YOLITE_CHECK(o.scene.max_distractors >= 0 && o.scene.max_distractors <= 64, "synth: --distractors must be 0..64, got ",

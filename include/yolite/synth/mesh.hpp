@@ -101,6 +101,9 @@ struct Material {
   // at the mesh's texture coordinates (Mesh::uv).
   std::shared_ptr<const Texture> texture;
   float tex_v0 = 0.0f, tex_v1 = 1.0f;
+  // A see-through body filled with liquid bends light like a lens: what is seen through it
+  // shifts 1 + lens times as far as through an empty one (Light::refraction_px). 0 = empty.
+  float lens = 0.0f;
 };
 
 struct Mesh {

@@ -38,12 +38,17 @@ namespace yolite::synth {
 struct Camera {
   int w = 0, h = 0;
   float focal = 1;  // pixels; pinhole at the origin looking down -z
+  // Pixel aspect: the horizontal focal length over the vertical one. Not 1 when the image is a
+  // photo of another shape resized to w x h by stretching (0.75: a 4:3 landscape photo squeezed
+  // to a square, so everything in it looks narrower).
+  float aspect = 1;
+  float fx() const { return focal * aspect; }
   // Pixel position of a camera-space point (z < 0 in front of the camera).
-  float sx(Vec3 p) const { return 0.5f * float(w) + focal * p.x / -p.z; }
+  float sx(Vec3 p) const { return 0.5f * float(w) + fx() * p.x / -p.z; }
   float sy(Vec3 p) const { return 0.5f * float(h) - focal * p.y / -p.z; }
   // The camera-space point at distance d in front of the camera that lands on pixel (u, v).
   Vec3 unproject(float u, float v, float d) const {
-    return {(u - 0.5f * float(w)) * d / focal, -(v - 0.5f * float(h)) * d / focal, -d};
+    return {(u - 0.5f * float(w)) * d / fx(), -(v - 0.5f * float(h)) * d / focal, -d};
   }
 };
 
@@ -274,7 +279,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
   }
   // ---- 3. shade the visible opaque pixels once
   auto view_dir = [&](int x, int y) {  // unit vector from the surface towards the camera
-    return normalize(Vec3{-(float(x) + 0.5f - 0.5f * W) / cam.focal, (float(y) + 0.5f - 0.5f * H) / cam.focal, 1.0f});
+    return normalize(Vec3{-(float(x) + 0.5f - 0.5f * W) / cam.fx(), (float(y) + 0.5f - 0.5f * H) / cam.focal, 1.0f});
   };
   auto normal_at = [&](const Tri& T, float l0, float l1, float l2, Vec3 v) {
     const ScreenVert &a = verts[T.v[0]], &b = verts[T.v[1]], &c = verts[T.v[2]];
@@ -338,7 +343,7 @@ inline void render_meshes(FrameBuffer& fb, const Camera& cam, const Light& light
       phong(M, albedo_at(T, M, l0, l1, l2), light, n, v, d, s);
       Vec3 behind{fb.rgb[3 * i], fb.rgb[3 * i + 1], fb.rgb[3 * i + 2]};
       if (!under.empty()) {
-        const float k = light.refraction_px * (0.35f + 0.65f * g);
+        const float k = light.refraction_px * (0.35f + 0.65f * g) * (1.0f + M.lens);
         const float sx = float(x) - k * n.x, sy = float(y) + k * n.y;  // camera y is up, image y down
         behind.x += opaque_at(sx, sy, 0) - under[3 * i];
         behind.y += opaque_at(sx, sy, 1) - under[3 * i + 1];

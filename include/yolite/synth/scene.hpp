@@ -161,6 +161,17 @@ struct SceneOptions {
   // its tint -- most bottles in real photos are clear, and on a light ground little but their
   // label, cap and edges shows. Off at 0 (draws nothing from the random stream).
   float clear_probability = 0.0f;
+  // Stretched photos: the image looks like a photo up to 1 + stretch times wider or taller than
+  // it is high, resized to its w x h by stretching (as data-set tools export square images), so
+  // objects look narrower or wider than they are: the camera's pixel aspect is drawn
+  // log-uniformly from [1 / (1 + stretch), 1 + stretch]. Off at 0 (draws nothing from the random
+  // stream).
+  float stretch = 0.0f;
+  // Liquid: with this probability a see-through bottle (clear or tinted PET, not glass) is
+  // filled to a random level with water or a drink (fill_liquid): below the level its body is
+  // more opaque, takes the drink's colour and bends the background like a lens. Off at 0 (draws
+  // nothing from the random stream).
+  float liquid_probability = 0.0f;
 };
 
 // The settings `yolite synth` renders with unless told otherwise (`--plain` turns them off):
@@ -229,6 +240,37 @@ inline void clear_body(Material& body, Rng& rng) {
   body.texture = nullptr;
 }
 
+// Fills a see-through bottle body (material 0 of a built-in bottle) with liquid up to a random
+// level: the body's triangles below it get a new material -- water (nearly colourless) or a drink
+// (yellow to brown, orange, green), more opaque than the empty plastic, and a lens that shifts
+// what is seen through it 2.5-5 times as far (a filled cylinder magnifies and flips what is
+// behind it). The mesh's shape and every other material stay as they are.
+inline void fill_liquid(Mesh& m, Rng& rng) {
+  if (m.materials.empty() || m.materials.size() >= 65535) return;
+  float lo = std::numeric_limits<float>::max(), hi = -lo;
+  for (size_t t = 0; t < m.tris.size(); ++t)
+    if (m.tri_material[t] == 0)
+      for (uint32_t v : m.tris[t]) lo = std::min(lo, m.pos[v].y), hi = std::max(hi, m.pos[v].y);
+  if (!(hi > lo)) return;
+  const float level = lo + (hi - lo) * float(rng.uniform(0.25, 1.0));
+  Material liquid = m.materials[0];
+  liquid.name = "liquid";
+  liquid.texture = nullptr;
+  if (rng.bernoulli(0.6))  // water
+    liquid.color = hsv(float(rng.uniform(0.5, 0.6)), float(rng.uniform(0.0, 0.12)), float(rng.uniform(0.8, 0.95)));
+  else
+    liquid.color = hsv(float(rng.uniform(0.02, 0.35)), float(rng.uniform(0.4, 0.9)), float(rng.uniform(0.35, 0.9)));
+  liquid.opacity = std::min(0.8f, m.materials[0].opacity + float(rng.uniform(0.1, 0.35)));
+  liquid.lens = float(rng.uniform(1.5, 4.0));
+  const auto id = uint16_t(m.materials.size());
+  m.materials.push_back(std::move(liquid));
+  for (size_t t = 0; t < m.tris.size(); ++t) {
+    if (m.tri_material[t] != 0) continue;
+    const auto& tri = m.tris[t];
+    if ((m.pos[tri[0]].y + m.pos[tri[1]].y + m.pos[tri[2]].y) / 3.0f < level) m.tri_material[t] = id;
+  }
+}
+
 // One object of class `spec` with the scene's mesh edits drawn: square body, dents, torn
 // labels, printed artwork, clear plastic.
 inline std::shared_ptr<const Mesh> make_object_mesh(const ClassSpec& spec, const SceneOptions& opt, Rng& rng) {
@@ -253,6 +295,9 @@ inline std::shared_ptr<const Mesh> make_object_mesh(const ClassSpec& spec, const
       (*spec.builtin == BottleKind::plastic || *spec.builtin == BottleKind::soda || *spec.builtin == BottleKind::water) &&
       rng.bernoulli(opt.clear_probability))
     edit([&](Mesh& m) { clear_body(m.materials[0], rng); });  // a built-in bottle's first material is its body
+  if (opt.liquid_probability > 0 && spec.builtin && !mesh->materials.empty() && mesh->materials[0].opacity < 0.5f &&
+      rng.bernoulli(opt.liquid_probability))
+    edit([&](Mesh& m) { fill_liquid(m, rng); });
   return mesh;
 }
 
@@ -299,6 +344,7 @@ inline Scene sample_setting(int w, int h, const SceneOptions& opt, Rng& rng) {
   Scene s;
   float fov = float(rng.uniform(35.0, 60.0)) * float(std::numbers::pi) / 180.0f;
   s.camera = Camera{w, h, 0.5f * float(std::max(w, h)) / std::tan(0.5f * fov)};
+  if (opt.stretch > 0) s.camera.aspect = std::pow(1.0f + opt.stretch, float(rng.uniform(-1.0, 1.0)));
   s.light.dir = normalize(Vec3{float(rng.uniform(-1, 1)), float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.3, 1.2))});
   Vec3 tint = hsv(rng.uniformf(), float(rng.uniform(0.0, 0.25)), 1.0f);
   s.light.color = tint * float(rng.uniform(0.75, 1.1));
@@ -373,7 +419,7 @@ inline void fit_in_frame(const Mesh& mesh, Pose& pose, const Camera& cam, float 
     const float dv = by0 < y0 ? y0 - by0 : by1 > y1 ? y1 - by1 : 0.0f;
     if (du == 0 && dv == 0) return;
     const float d = -pose.translation.z;
-    pose.translation.x += du * d / cam.focal;
+    pose.translation.x += du * d / cam.fx();
     pose.translation.y -= dv * d / cam.focal;
   }
 }

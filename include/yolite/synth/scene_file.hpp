@@ -72,7 +72,7 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   YOLITE_CHECK(y.is_map(), y.where(), "a scene file is a mapping with a 'classes' list");
   static constexpr const char* kKeys[] = {"max_objects", "min_size", "max_size", "lying", "blur", "noise", "jpeg",
                                           "closeup", "closeup_size", "closeup_framed", "refraction", "ground", "clutter3d", "distractors", "shadows",
-                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "rows", "studio", "min_visible", "clear", "fonts", "backgrounds", "background_prob", "classes"};
+                                          "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "rows", "studio", "min_visible", "clear", "stretch", "liquid", "fonts", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
       fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
@@ -101,6 +101,8 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
   if (auto* v = y.find("studio")) f.scene.studio_probability = float(v->num());
   if (auto* v = y.find("min_visible")) f.scene.min_visible = float(v->num());
   if (auto* v = y.find("clear")) f.scene.clear_probability = float(v->num());
+  if (auto* v = y.find("stretch")) f.scene.stretch = float(v->num());
+  if (auto* v = y.find("liquid")) f.scene.liquid_probability = float(v->num());
   if (auto* v = y.find("text_labels")) f.scene.text_label_probability = float(v->num()), f.text_labels_given = true;
   if (auto* v = y.find("fonts")) {
     std::filesystem::path d = v->str();
