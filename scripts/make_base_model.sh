@@ -36,7 +36,9 @@
 #                                                   (0.9's models/yolite_base_n.pt is stage 5)
 #
 # Time on 2 cores: stage 1 ~1-2 hours, stage 2 ~35 minutes, stage 3 ~20 minutes, stages 4 and 5
-# ~12 minutes each, stage 6 ~20 minutes. Deterministic: the same commit, seeds and thread count give the same weights. Stage 1
+# ~12 minutes each, stage 6 ~20 minutes. SKIP_DONE=1 keeps the stage-6 fine-tunes that finished
+# before (after an interruption; the same run would give the same file). Deterministic: the same
+# commit, seeds and thread count give the same weights. Stage 1
 # of the shipped file was made with the binary of commit 5ff9805 (later kernel changes round
 # differently, so a rebuild gives a model of the same quality, not the same bits); stage 2 with
 # the 0.3 script; stage 3 with the 0.5 script (from 0.4's base model); stage 4 with the 0.8
@@ -133,12 +135,17 @@ ingredients=()
 k=0
 for flags in "" "--stretch 0.4" "--refraction 0.12" "--liquid 0.5"; do
   k=$((k + 1))
+  ingredients+=("runs/soup$k/weights/last.pt")  # the final epoch of each, not picked on renders
+  if [ -n "${SKIP_DONE:-}" ] && [ -f "runs/soup$k/finished" ] && [ -f "runs/soup$k/weights/last.pt" ]; then
+    echo "stage 6: keeping runs/soup$k/weights/last.pt"
+    continue
+  fi
   # shellcheck disable=SC2086
   PER_CLASS="$PER_CLASS6" render "soup$k" $((1004 + k)) $flags
   OMP_WAIT_POLICY=passive "$Y" train --img "$IMG" --cfg yolov5n.yaml --hyp "$HYP4" \
     --batch "$BATCH" --epochs "$EPOCHS6" --data "soup$k/data/dataset.yaml" --weights "$STAGE5" --workers 2 \
     --cache ram --threads "$THREADS" --seed 0 --project runs --name "soup$k" --exist-ok
-  ingredients+=("runs/soup$k/weights/last.pt")  # the final epoch of each, not picked on renders
+  touch "runs/soup$k/finished"
 done
 mkdir -p runs/base_n/weights
 "$Y" average "${ingredients[@]}" --out runs/base_n/weights/base_n.pt

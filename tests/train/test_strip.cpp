@@ -103,6 +103,7 @@ TEST_SUITE("train") {
     CHECK(s.meta["resumable"] == false);
     CHECK_FALSE(s.meta.contains("last_opt_step"));
     CHECK(s.meta["averaged_from"].size() == 3);
+    CHECK(s.meta["averaged_from"][1] == path("b.pt"));  // the paths as given
     // the same inputs give the same bytes; the output may replace an input
     CHECK(train::average_checkpoints({path("a.pt"), path("b.pt"), path("c.pt")}, path("soup2.pt")) == 2);
     CHECK(bytes(path("soup.pt")) == bytes(path("soup2.pt")));

@@ -96,7 +96,7 @@ inline size_t average_checkpoints(const std::vector<std::string>& in, const std:
   for (auto& [n, t] : first.int_tensors) res.add_int(n, t);
   res.meta = first.meta;
   nlohmann::json from = nlohmann::json::array();
-  for (auto& f : in) from.push_back(std::filesystem::path(f).filename().string());
+  for (auto& f : in) from.push_back(f);  // as given
   res.meta["averaged_from"] = from;
   io::save_checkpoint(out, res);
   return res.tensors.size();
