@@ -159,7 +159,7 @@ int run_synth(int argc, char** argv) {
   app.add_option("--studio", studio, "chance of a white product-photo backdrop (default 0.15)");
   app.add_option("--clear", clear, "chance that a plastic, soda or water bottle is colourless clear PET (default 0.5)");
   app.add_option("--stretch", stretch, "images look like photos up to 1+S times wider or taller, stretched to their size (default 0)");
-  app.add_option("--liquid", liquid, "chance that a clear plastic bottle is filled with water or a drink (default 0)");
+  app.add_option("--liquid", liquid, "chance that a see-through PET bottle is filled with water or a drink (default 0)");
   app.add_option("--min-visible", min_visible, "objects less visible than this share of their pixels get no label (default 0.3)");
   app.add_option("--fonts", fonts, "folder of .ttf/.otf fonts for --text-labels (default: Debian's DejaVu)");
   app.add_option("--backgrounds", backgrounds, "folder of photos (without the objects) to use as backgrounds");

@@ -272,7 +272,7 @@ inline void fill_liquid(Mesh& m, Rng& rng) {
 }
 
 // One object of class `spec` with the scene's mesh edits drawn: square body, dents, torn
-// labels, printed artwork, clear plastic.
+// labels, printed artwork, clear plastic, liquid.
 inline std::shared_ptr<const Mesh> make_object_mesh(const ClassSpec& spec, const SceneOptions& opt, Rng& rng) {
   std::shared_ptr<const Mesh> mesh = spec.make(rng);
   auto edit = [&](auto&& change) {  // the mesh may be shared (user models): change a copy

@@ -74,11 +74,11 @@ inline SceneFile scene_file_from(const data::Yaml& y, const std::filesystem::pat
                                           "closeup", "closeup_size", "closeup_framed", "refraction", "ground", "clutter3d", "distractors", "shadows",
                                           "crushed", "camera_fx", "text_labels", "bare", "square", "reflections", "rows", "studio", "min_visible", "clear", "stretch", "liquid", "fonts", "backgrounds", "background_prob", "classes"};
   for (auto& [k, v] : y.map())
-    if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys))
-      fail(v.where(), "unknown key '", k, "' (expected max_objects, min_size, max_size, lying, blur, noise, jpeg, closeup, "
-           "closeup_size, closeup_framed, refraction, ground, clutter3d, distractors, shadows, crushed, camera_fx, text_labels, bare, square, reflections, rows, studio, min_visible, clear, fonts, "
-           "backgrounds, "
-           "background_prob, classes)");
+    if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* s) { return k == s; }) == std::end(kKeys)) {
+      std::string known;  // the list of the keys above, so the message never drifts from it
+      for (const char* s : kKeys) known += (known.empty() ? "" : ", ") + std::string(s);
+      fail(v.where(), "unknown key '", k, "' (expected ", known, ")");
+    }
   if (auto* v = y.find("max_objects")) f.max_objects = int(v->integer());
   if (auto* v = y.find("min_size")) f.scene.min_size = float(v->num());
   if (auto* v = y.find("max_size")) f.scene.max_size = float(v->num());

@@ -67,6 +67,9 @@ inline size_t average_checkpoints(const std::vector<std::string>& in, const std:
   std::vector<io::Checkpoint> cks;
   for (auto& f : in) cks.push_back(detail::inference_weights(f, "average"));
   const io::Checkpoint& first = cks[0];
+  // same_tensor[k][j]: input k's tensor of the first input's j-th name (found once, used twice)
+  std::vector<std::vector<const Tensor<float>*>> same_tensor(cks.size());
+  for (auto& [n, t] : first.tensors) same_tensor[0].push_back(&t);
   for (size_t k = 1; k < cks.size(); ++k) {
     const io::Checkpoint& c = cks[k];
     YOLITE_CHECK(c.tensors.size() == first.tensors.size(), in[k], ": ", c.tensors.size(), " weight tensors, ", in[0],
@@ -76,6 +79,7 @@ inline size_t average_checkpoints(const std::vector<std::string>& in, const std:
       YOLITE_CHECK(o != nullptr, in[k], ": no tensor '", n, "' (", in[0], " has it; not the same model)");
       YOLITE_CHECK(o->shape() == t.shape(), in[k], ": tensor '", n, "' has shape ", o->shape().str(), ", ", in[0],
                    " has ", t.shape().str(), " (not the same model)");
+      same_tensor[k].push_back(o);
     }
     for (const char* key : {"nc", "names"})
       YOLITE_CHECK(c.meta.value(key, nlohmann::json()) == first.meta.value(key, nlohmann::json()), in[k], ": its '", key,
@@ -83,10 +87,11 @@ inline size_t average_checkpoints(const std::vector<std::string>& in, const std:
   }
   io::Checkpoint res;
   std::vector<double> acc;
-  for (auto& [n, t] : first.tensors) {
+  for (size_t j = 0; j < first.tensors.size(); ++j) {
+    const auto& [n, t] = first.tensors[j];
     acc.assign(size_t(t.numel()), 0.0);
-    for (auto& c : cks) {
-      const Tensor<float>& x = c.get(n);
+    for (auto& tensors : same_tensor) {
+      const Tensor<float>& x = *tensors[j];
       for (int64_t i = 0; i < x.numel(); ++i) acc[size_t(i)] += double(x[i]);
     }
     Tensor<float> mean = t.clone();
